@@ -1,0 +1,48 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "complaints")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub partner_id: String,
+    pub external_ref: String,
+    pub channel: String,
+    pub consumer_name: String,
+    pub consumer_phone: String,
+    pub merchant_credit_code: String,
+    pub merchant_name: String,
+    pub category: String,
+    pub problem: String,
+    #[sea_orm(column_type = "Text")]
+    pub description: String,
+    #[sea_orm(column_type = "Text")]
+    pub demand: String,
+    pub amount_cents: i64,
+    pub occurred_at: DateTimeUtc,
+    pub dispatched_at: DateTimeUtc,
+    pub received_at: Option<DateTimeUtc>,
+    pub status: String,
+    pub handler_id: Option<String>,
+    pub station_code: String,
+    pub consents: Json,
+    pub deadlines: Json,
+    pub escalation_reason: Option<String>,
+    /// When the case reached the station queue (first escalation).
+    pub escalated_at: Option<DateTimeUtc>,
+    /// Staff member working the case at the station.
+    pub assignee_id: Option<String>,
+    /// When the handler was first shown the consumer's phone number.
+    pub phone_disclosed_at: Option<DateTimeUtc>,
+    pub initial_feedback_at: Option<DateTimeUtc>,
+    pub outcome: Option<Json>,
+    /// Optimistic-concurrency counter: every state change bumps it.
+    pub version: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,13 @@
+//! Database entities of the gateway. Only the gateway's `store` module uses them.
+
+pub mod api_client;
+pub mod complaint;
+pub mod event;
+pub mod extension;
+pub mod handler;
+pub mod idempotency_key;
+pub mod partner;
+pub mod proposal;
+pub mod setting;
+pub mod station;
+pub mod user;

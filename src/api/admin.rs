@@ -1,0 +1,410 @@
+//! The operator's API: stations, handlers, partners, staff, the manual clock.
+
+use actix_web::http::Method;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Duration;
+use sea_orm::{ActiveValue::Set, IntoActiveModel};
+use serde_json::json;
+
+use super::extract::{Auth, JsonBody, Query, page, state};
+use super::input::{Input, Optional, Required};
+use super::{Route, route, views};
+use crate::auth::Principal;
+use crate::domain::credit_code::CreditCode;
+use crate::domain::lifecycle::{Action, EscalationReason};
+use crate::domain::vocabulary::{DeliveryMode, HandlerKind, HandlerStatus, Role};
+use crate::error::{Error, Result};
+use crate::store::complaints;
+use crate::store::directory::{self, NewHandler, NewPartner};
+use crate::store::events::Actor;
+
+pub fn routes() -> Vec<Route> {
+    vec![
+        route(Method::POST, "/v1/stations", create_station),
+        route(Method::GET, "/v1/stations", list_stations),
+        route(Method::POST, "/v1/handlers", create_handler),
+        route(Method::GET, "/v1/handlers", list_handlers),
+        route(Method::GET, "/v1/handlers/{id}", get_handler),
+        route(Method::PATCH, "/v1/handlers/{id}", update_handler),
+        route(
+            Method::POST,
+            "/v1/handlers/{id}/rotate-secret",
+            rotate_secret,
+        ),
+        route(Method::POST, "/v1/partners", create_partner),
+        route(Method::GET, "/v1/partners", list_partners),
+        route(Method::POST, "/v1/staff", create_staff),
+        route(Method::POST, "/v1/admin/clock", move_clock),
+    ]
+}
+
+const CODE_MAX: usize = 32;
+const NAME_MAX: usize = 100;
+const COVERS_MAX: usize = 1000;
+
+async fn create_station(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpResponse> {
+    p.require_admin()?;
+    let state = state(&req)?;
+    let mut input = Input::new(&body.value)?;
+    let code = input.text("code", Required, CODE_MAX);
+    if let Some(code) = &code
+        && !code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        input.error("code", "may contain only letters, digits, '-' and '_'");
+    }
+    let name = input.text("name", Required, NAME_MAX);
+    let parent = input.text("parent_code", Optional, CODE_MAX);
+    input.finish()?;
+    let station = directory::create_station(
+        &state.db,
+        &Input::got(code, "code")?,
+        &Input::got(name, "name")?,
+        parent.as_deref(),
+        state.clock.now(),
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(views::station(&station)))
+}
+
+async fn list_stations(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
+    let state = state(&req)?;
+    let all = directory::stations(&state.db).await?;
+    let visible = match &p {
+        Principal::Admin { .. } => all,
+        Principal::Staff { station_code, .. } => {
+            let subtree = directory::subtree(&state.db, station_code).await?;
+            all.into_iter()
+                .filter(|s| subtree.contains(&s.code))
+                .collect()
+        }
+        _ => {
+            return Err(Error::Forbidden(
+                "this route is for administrators and staff",
+            ));
+        }
+    };
+    Ok(HttpResponse::Ok().json(views::station_tree(&visible)))
+}
+
+/// The stations whose handlers `p` manages: all for admins, the subtree for staff.
+async fn managed_stations(req: &HttpRequest, p: &Principal) -> Result<Option<Vec<String>>> {
+    match p {
+        Principal::Admin { .. } => Ok(None),
+        Principal::Staff { station_code, .. } => Ok(Some(
+            directory::subtree(&state(req)?.db, station_code).await?,
+        )),
+        _ => Err(Error::Forbidden(
+            "this route is for administrators and staff",
+        )),
+    }
+}
+
+fn read_covers(input: &mut Input<'_>) -> Option<Vec<String>> {
+    let covers = input.texts("covers", Optional, COVERS_MAX, 32)?;
+    let mut out = Vec::new();
+    for (i, code) in covers.iter().enumerate() {
+        match CreditCode::parse(code) {
+            Ok(c) => out.push(c.as_str().to_string()),
+            Err(e) => input.error(&format!("covers[{i}]"), e.to_string()),
+        }
+    }
+    Some(out)
+}
+
+async fn create_handler(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpResponse> {
+    let managed = managed_stations(&req, &p).await?;
+    let state = state(&req)?;
+    let mut input = Input::new(&body.value)?;
+    let kind = input.parse::<HandlerKind>("kind", Required);
+    let name = input.text("name", Required, NAME_MAX);
+    let credit_code = input
+        .parse_with("credit_code", Optional, CreditCode::parse)
+        .map(|c| c.as_str().to_string());
+    let station_code = input.text("station_code", Required, CODE_MAX);
+    let delivery = input.parse::<DeliveryMode>("delivery", Required);
+    let webhook_url = input.url("webhook_url", Optional);
+    let covers = read_covers(&mut input).unwrap_or_default();
+    if kind == Some(HandlerKind::Merchant) && credit_code.is_none() {
+        input.error("credit_code", "is required for a merchant");
+    }
+    if kind == Some(HandlerKind::RightsStation) && covers.is_empty() {
+        input.error(
+            "covers",
+            "a rights station must cover at least one credit code",
+        );
+    }
+    if kind == Some(HandlerKind::Merchant) && !covers.is_empty() {
+        input.error("covers", "a merchant covers only its own credit code");
+    }
+    if delivery == Some(DeliveryMode::Push) && webhook_url.is_none() {
+        input.error("webhook_url", "is required for push delivery");
+    }
+    input.finish()?;
+    let station_code = Input::got(station_code, "station_code")?;
+    if let Some(managed) = &managed
+        && !managed.contains(&station_code)
+    {
+        return Err(Error::field(
+            "station_code",
+            "is outside your station's jurisdiction",
+        ));
+    }
+    let enrolled = directory::enroll_handler(
+        &state.db,
+        NewHandler {
+            kind: Input::got(kind, "kind")?,
+            name: Input::got(name, "name")?,
+            credit_code,
+            station_code,
+            delivery: Input::got(delivery, "delivery")?,
+            webhook_url,
+            covers,
+        },
+        state.clock.now(),
+    )
+    .await?;
+    let mut body = views::handler(&enrolled.handler);
+    body["client_id"] = json!(enrolled.credentials.client_id);
+    body["client_secret"] = json!(enrolled.credentials.client_secret);
+    body["webhook_secret"] = json!(enrolled.webhook_secret);
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(body))
+}
+
+async fn list_handlers(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
+    let managed = managed_stations(&req, &p).await?;
+    let state = state(&req)?;
+    let q = Query::parse(&req, &[])?;
+    let rows = directory::handlers(
+        &state.db,
+        managed.as_deref(),
+        q.after.as_deref(),
+        q.limit + 1,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(page(rows, q.limit, |h| h.id.clone(), views::handler)))
+}
+
+/// A handler the caller manages, or 404.
+async fn managed_handler(
+    req: &HttpRequest,
+    p: &Principal,
+    id: &str,
+) -> Result<entity::handler::Model> {
+    let managed = managed_stations(req, p).await?;
+    let handler = directory::handler(&state(req)?.db, id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    match managed {
+        Some(stations) if !stations.contains(&handler.station_code) => Err(Error::NotFound),
+        _ => Ok(handler),
+    }
+}
+
+async fn get_handler(
+    req: HttpRequest,
+    Auth(p): Auth,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    let handler = managed_handler(&req, &p, &id).await?;
+    Ok(HttpResponse::Ok().json(views::handler(&handler)))
+}
+
+async fn update_handler(
+    req: HttpRequest,
+    Auth(p): Auth,
+    id: web::Path<String>,
+    body: JsonBody,
+) -> Result<HttpResponse> {
+    let current = managed_handler(&req, &p, &id).await?;
+    let state = state(&req)?;
+    let mut input = Input::new(&body.value)?;
+    let name = input.text("name", Optional, NAME_MAX);
+    let delivery = input.parse::<DeliveryMode>("delivery", Optional);
+    let webhook_url = input.url("webhook_url", Optional);
+    let covers = read_covers(&mut input);
+    let status = input.parse::<HandlerStatus>("status", Optional);
+    let kind: HandlerKind = current.kind.parse().map_err(Error::internal)?;
+    if covers.is_some() && kind == HandlerKind::Merchant {
+        input.error("covers", "a merchant covers only its own credit code");
+    }
+    if covers.as_ref().is_some_and(Vec::is_empty) {
+        input.error(
+            "covers",
+            "a rights station must cover at least one credit code",
+        );
+    }
+    let push_after = delivery.map_or(current.delivery == "push", |d| d == DeliveryMode::Push);
+    if push_after && webhook_url.is_none() && current.webhook_url.is_none() {
+        input.error("webhook_url", "is required for push delivery");
+    }
+    input.finish()?;
+    let now = state.clock.now();
+    let suspending = matches!(
+        status,
+        Some(HandlerStatus::Suspended | HandlerStatus::Withdrawn)
+    ) && current.status == HandlerStatus::Active.as_str();
+    let mut model = current.clone().into_active_model();
+    if let Some(name) = name {
+        model.name = Set(name);
+    }
+    if let Some(delivery) = delivery {
+        model.delivery = Set(delivery.as_str().into());
+    }
+    if let Some(url) = webhook_url {
+        model.webhook_url = Set(Some(url));
+    }
+    if let Some(covers) = covers {
+        model.covers = Set(json!(covers));
+    }
+    if let Some(status) = status {
+        model.status = Set(status.as_str().into());
+    }
+    model.updated_at = Set(now);
+    let updated = directory::save_handler(&state.db, model).await?;
+    if suspending {
+        // Cases still in this handler's hands go to its station.
+        let actor = Actor::from(&p);
+        for case in complaints::open_at_handler(&state.db, &updated.id).await? {
+            let result = complaints::transition(
+                &state.db,
+                now,
+                &actor,
+                &case,
+                Action::Escalate(EscalationReason::HandlerSuspended),
+                json!({ "handler_status": updated.status }),
+                |_| {},
+            )
+            .await;
+            if let Err(err) = result {
+                tracing::warn!(complaint = %case.id, error = %err, "could not escalate a suspended handler's case");
+            }
+        }
+    }
+    Ok(HttpResponse::Ok().json(views::handler(&updated)))
+}
+
+async fn rotate_secret(
+    req: HttpRequest,
+    Auth(p): Auth,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    p.require_admin()?;
+    let state = state(&req)?;
+    let handler = directory::handler(&state.db, &id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let (handler, secret) =
+        directory::rotate_webhook_secret(&state.db, handler, state.clock.now()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({ "id": handler.id, "webhook_secret": secret })))
+}
+
+async fn create_partner(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpResponse> {
+    p.require_admin()?;
+    let state = state(&req)?;
+    let mut input = Input::new(&body.value)?;
+    let name = input.text("name", Required, NAME_MAX);
+    let rate = input.integer("rate_per_second", Required, 1, 10_000);
+    let burst = input.integer("burst", Required, 1, 100_000);
+    let callback_url = input.url("callback_url", Optional);
+    input.finish()?;
+    let (partner, credentials) = directory::create_partner(
+        &state.db,
+        NewPartner {
+            name: Input::got(name, "name")?,
+            rate_per_second: i32::try_from(Input::got(rate, "rate_per_second")?)
+                .map_err(Error::internal)?,
+            burst: i32::try_from(Input::got(burst, "burst")?).map_err(Error::internal)?,
+            callback_url,
+        },
+        state.clock.now(),
+    )
+    .await?;
+    let mut body = views::partner(&partner);
+    body["client_id"] = json!(credentials.client_id);
+    body["client_secret"] = json!(credentials.client_secret);
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(body))
+}
+
+async fn list_partners(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
+    p.require_admin()?;
+    let state = state(&req)?;
+    let q = Query::parse(&req, &[])?;
+    let rows = directory::partners(&state.db, q.after.as_deref(), q.limit + 1).await?;
+    Ok(HttpResponse::Ok().json(page(rows, q.limit, |p| p.id.clone(), views::partner)))
+}
+
+pub const PASSWORD_MIN: usize = 10;
+
+async fn create_staff(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpResponse> {
+    p.require_admin()?;
+    let state = state(&req)?;
+    let mut input = Input::new(&body.value)?;
+    let username = input.text("username", Required, 64);
+    let password = input.text("password", Required, 256);
+    if password
+        .as_ref()
+        .is_some_and(|p| p.chars().count() < PASSWORD_MIN)
+    {
+        input.error(
+            "password",
+            format!("must be at least {PASSWORD_MIN} characters"),
+        );
+    }
+    let station = input.text("station_code", Required, CODE_MAX);
+    input.finish()?;
+    let user = directory::create_user(
+        &state.db,
+        &Input::got(username, "username")?,
+        &Input::got(password, "password")?,
+        Role::Staff,
+        Some(&Input::got(station, "station_code")?),
+        state.clock.now(),
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(views::user(&user)))
+}
+
+async fn move_clock(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpResponse> {
+    let state = state(&req)?;
+    if !state.clock.is_manual() {
+        return Err(Error::NotFound);
+    }
+    p.require_admin()?;
+    let mut input = Input::new(&body.value)?;
+    let advance = input.integer("advance_seconds", Optional, 0, 10 * 366 * 86_400);
+    let set = input.time("set", Optional);
+    if advance.is_some() == set.is_some() {
+        input.error(
+            "advance_seconds",
+            "give exactly one of advance_seconds and set",
+        );
+    }
+    input.finish()?;
+    let moved = match (advance, set) {
+        (Some(seconds), _) => state.clock.advance(Duration::seconds(seconds)),
+        (_, Some(to)) => state.clock.set(to),
+        _ => None,
+    };
+    match moved {
+        Some(Ok(now)) => {
+            state.save_clock().await?;
+            Ok(HttpResponse::Ok().json(json!({ "now": views::time(&now) })))
+        }
+        Some(Err(current)) => Err(Error::field(
+            "set",
+            format!(
+                "the clock only moves forward; it is at {}",
+                views::time(&current)
+            ),
+        )),
+        None => Err(Error::NotFound),
+    }
+}

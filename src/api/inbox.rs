@@ -1,0 +1,328 @@
+//! The handler's inbox: complaints routed to it, and the negotiation.
+
+use actix_web::http::Method;
+use actix_web::{HttpRequest, HttpResponse, web};
+use entity::complaint;
+use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, TransactionTrait};
+use serde_json::json;
+
+use super::extract::{Auth, JsonBody, Query, page, state};
+use super::input::{Input, Optional, Required};
+use super::{Route, route, views};
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::domain::lifecycle::{Action, Status};
+use crate::domain::vocabulary::{ContactMethod, Remedy};
+use crate::error::{Error, Result};
+use crate::store::complaints;
+use crate::store::events::{self, Actor, NewEvent};
+use crate::store::negotiation::{self, NewProposal};
+use crate::store::scope;
+
+pub fn routes() -> Vec<Route> {
+    vec![
+        route(Method::GET, "/v1/inbox", list),
+        route(Method::GET, "/v1/inbox/{id}", get),
+        route(Method::POST, "/v1/inbox/{id}/acknowledge", acknowledge),
+        route(Method::POST, "/v1/inbox/{id}/decline", decline),
+        route(Method::POST, "/v1/inbox/{id}/contacts", contact),
+        route(Method::POST, "/v1/inbox/{id}/proposals", propose),
+        route(Method::POST, "/v1/inbox/{id}/settle", settle),
+        route(Method::POST, "/v1/inbox/{id}/fail", fail),
+        route(Method::POST, "/v1/inbox/{id}/extension", extension),
+    ]
+}
+
+const NOTE_MAX: usize = 1000;
+
+/// The first time a handler is shown a routed complaint is its delivery.
+async fn deliver_on_read(
+    state: &AppState,
+    p: &Principal,
+    case: complaint::Model,
+) -> Result<complaint::Model> {
+    if case.status != Status::Routed.as_str() {
+        return Ok(case);
+    }
+    let now = state.clock.now();
+    let delivered = complaints::transition(
+        &state.db,
+        now,
+        &Actor::from(p),
+        &case,
+        Action::Deliver,
+        json!({ "via": "inbox" }),
+        |m| m.received_at = Set(Some(now)),
+    )
+    .await;
+    match delivered {
+        Ok(case) => Ok(case),
+        // A concurrent read delivered it first; show the case as it now is.
+        Err(Error::Conflict { .. } | Error::Transition(_)) => {
+            scope::find(&state.db, p, &case.id).await
+        }
+        Err(err) => Err(err),
+    }
+}
+
+async fn list(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
+    p.handler_id()?;
+    let state = state(&req)?;
+    let q = Query::parse(&req, &["status"])?;
+    let mut select = scope::visible(&state.db, &p).await?;
+    if let Some(status) = q.filter::<Status>("status")? {
+        select = select.filter(complaint::Column::Status.eq(status.as_str()));
+    }
+    let rows = complaints::page(&state.db, select, q.after.as_deref(), q.limit + 1).await?;
+    let mut shown = Vec::with_capacity(rows.len());
+    for (i, case) in rows.into_iter().enumerate() {
+        // The look-ahead row is not shown, so it is not delivered either.
+        shown.push(if (i as u64) < q.limit {
+            deliver_on_read(&state, &p, case).await?
+        } else {
+            case
+        });
+    }
+    Ok(HttpResponse::Ok().json(page(
+        shown,
+        q.limit,
+        |c| c.id.clone(),
+        |c| views::complaint(c, &p),
+    )))
+}
+
+async fn get(req: HttpRequest, Auth(p): Auth, id: web::Path<String>) -> Result<HttpResponse> {
+    p.handler_id()?;
+    let state = state(&req)?;
+    let case = scope::find(&state.db, &p, &id).await?;
+    let case = deliver_on_read(&state, &p, case).await?;
+    Ok(HttpResponse::Ok().json(views::complaint(&case, &p)))
+}
+
+/// The handler's case by id; 404 unless it is the handler's.
+async fn own_case(req: &HttpRequest, p: &Principal, id: &str) -> Result<complaint::Model> {
+    p.handler_id()?;
+    scope::find(&state(req)?.db, p, id).await
+}
+
+async fn acknowledge(
+    req: HttpRequest,
+    Auth(p): Auth,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    let case = own_case(&req, &p, &id).await?;
+    let state = state(&req)?;
+    let now = state.clock.now();
+    let actor = Actor::from(&p);
+    let txn = state.db.begin().await?;
+    let first_disclosure = case.phone_disclosed_at.is_none();
+    let updated = complaints::transition(
+        &txn,
+        now,
+        &actor,
+        &case,
+        Action::Acknowledge,
+        json!({}),
+        |m| {
+            if first_disclosure {
+                m.phone_disclosed_at = Set(Some(now));
+            }
+        },
+    )
+    .await?;
+    if first_disclosure {
+        events::append(
+            &txn,
+            NewEvent {
+                complaint_id: &case.id,
+                at: now,
+                actor: &actor,
+                kind: "contact_disclosed",
+                from: None,
+                to: None,
+                payload: json!({
+                    "recipient": {"kind": "handler", "id": p.subject()},
+                    "fields": ["consumer.phone"],
+                    "purpose": "the handler acknowledged the complaint and must contact the consumer",
+                }),
+            },
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(HttpResponse::Ok().json(views::complaint(&updated, &p)))
+}
+
+/// A plain transition whose body is one required or optional note field.
+async fn noted(
+    req: &HttpRequest,
+    p: &Principal,
+    id: &str,
+    body: &JsonBody,
+    action: Action,
+    field: &'static str,
+) -> Result<HttpResponse> {
+    let mut input = Input::new(&body.value)?;
+    let note = input.text(field, Required, NOTE_MAX);
+    input.finish()?;
+    let case = own_case(req, p, id).await?;
+    let state = state(req)?;
+    let updated = complaints::transition(
+        &state.db,
+        state.clock.now(),
+        &Actor::from(p),
+        &case,
+        action,
+        json!({ field: note }),
+        |_| {},
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(views::complaint(&updated, p)))
+}
+
+async fn decline(
+    req: HttpRequest,
+    Auth(p): Auth,
+    id: web::Path<String>,
+    body: JsonBody,
+) -> Result<HttpResponse> {
+    noted(&req, &p, &id, &body, Action::Decline, "reason").await
+}
+
+async fn fail(
+    req: HttpRequest,
+    Auth(p): Auth,
+    id: web::Path<String>,
+    body: JsonBody,
+) -> Result<HttpResponse> {
+    noted(&req, &p, &id, &body, Action::Fail, "note").await
+}
+
+async fn contact(
+    req: HttpRequest,
+    Auth(p): Auth,
+    id: web::Path<String>,
+    body: JsonBody,
+) -> Result<HttpResponse> {
+    let state = state(&req)?;
+    let mut input = Input::new(&body.value)?;
+    let method = input.parse::<ContactMethod>("method", Required);
+    let note = input.text("note", Required, NOTE_MAX);
+    let at = input.time("at", Optional);
+    input.finish()?;
+    let case = own_case(&req, &p, &id).await?;
+    let now = state.clock.now();
+    if at.is_some_and(|at| at > now) {
+        return Err(Error::field("at", "must not be in the future"));
+    }
+    let updated = complaints::transition(
+        &state.db,
+        now,
+        &Actor::from(&p),
+        &case,
+        Action::RecordContact,
+        json!({
+            "method": method,
+            "note": note,
+            "at": views::time(&at.unwrap_or(now)),
+        }),
+        |_| {},
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(views::complaint(&updated, &p)))
+}
+
+async fn propose(
+    req: HttpRequest,
+    Auth(p): Auth,
+    id: web::Path<String>,
+    body: JsonBody,
+) -> Result<HttpResponse> {
+    let state = state(&req)?;
+    let mut input = Input::new(&body.value)?;
+    let remedy = input.parse::<Remedy>("remedy", Required);
+    let amount_cents = input.cents("amount_cents", Optional);
+    let note = input.text("note", Optional, NOTE_MAX);
+    input.finish()?;
+    let case = own_case(&req, &p, &id).await?;
+    let (_, proposal) = negotiation::propose(
+        &state.db,
+        state.clock.now(),
+        &Actor::from(&p),
+        &case,
+        NewProposal {
+            remedy: Input::got(remedy, "remedy")?,
+            amount_cents,
+            note,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(views::proposal(&proposal)))
+}
+
+async fn settle(
+    req: HttpRequest,
+    Auth(p): Auth,
+    id: web::Path<String>,
+    body: JsonBody,
+) -> Result<HttpResponse> {
+    let state = state(&req)?;
+    let mut input = Input::new(&body.value)?;
+    let remedy = input.parse::<Remedy>("remedy", Required);
+    let recovered = input.cents("recovered_cents", Required);
+    let note = input.text("note", Optional, NOTE_MAX);
+    input.finish()?;
+    let case = own_case(&req, &p, &id).await?;
+    let now = state.clock.now();
+    let outcome = json!({
+        "kind": "settlement",
+        "reported_by": "handler",
+        "remedy": remedy,
+        "recovered_cents": recovered,
+        "note": note,
+        "settled_at": views::time(&now),
+    });
+    let updated = complaints::transition(
+        &state.db,
+        now,
+        &Actor::from(&p),
+        &case,
+        Action::ReportSettlement,
+        outcome.clone(),
+        |m| m.outcome = Set(Some(outcome)),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(views::complaint(&updated, &p)))
+}
+
+async fn extension(
+    req: HttpRequest,
+    Auth(p): Auth,
+    id: web::Path<String>,
+    body: JsonBody,
+) -> Result<HttpResponse> {
+    let state = state(&req)?;
+    let max = i64::from(state.config.deadlines.max_extension_working_days);
+    let mut input = Input::new(&body.value)?;
+    let days = input.integer("working_days", Required, 1, max);
+    let reason = input.text("reason", Required, NOTE_MAX);
+    input.finish()?;
+    let case = own_case(&req, &p, &id).await?;
+    let (_, extension) = negotiation::request_extension(
+        &state.db,
+        state.clock.now(),
+        &Actor::from(&p),
+        &case,
+        i32::try_from(Input::got(days, "working_days")?).map_err(Error::internal)?,
+        Input::got(reason, "reason")?,
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(json!({
+        "id": extension.id,
+        "complaint_id": extension.complaint_id,
+        "working_days": extension.working_days,
+        "reason": extension.reason,
+        "status": extension.status,
+        "requested_at": views::time(&extension.requested_at),
+    })))
+}

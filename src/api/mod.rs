@@ -1,0 +1,70 @@
+//! HTTP: extract, authorise, call the store, answer. One file per resource.
+
+mod admin;
+mod auth;
+mod complaints;
+mod extract;
+mod inbox;
+mod input;
+mod ops;
+mod queue;
+pub mod views;
+
+use std::collections::BTreeMap;
+
+use actix_web::http::Method;
+use actix_web::{FromRequest, Handler, Resource, Responder, web};
+
+use crate::error::Error;
+
+/// One route of the API: the method and path openapi.yaml must describe, and
+/// how to mount it. The server mounts exactly this list.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    mount: Box<dyn Fn(Resource) -> Resource + Send + Sync>,
+}
+
+fn route<F, Args>(method: Method, path: &'static str, handler: F) -> Route
+where
+    F: Handler<Args> + Clone + Send + Sync + 'static,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    let m = method.clone();
+    Route {
+        method,
+        path,
+        mount: Box::new(move |resource| resource.route(web::method(m.clone()).to(handler.clone()))),
+    }
+}
+
+/// Every route the gateway serves.
+pub fn routes() -> Vec<Route> {
+    let mut all = Vec::new();
+    all.extend(ops::routes());
+    all.extend(auth::routes());
+    all.extend(admin::routes());
+    all.extend(complaints::routes());
+    all.extend(inbox::routes());
+    all.extend(queue::routes());
+    all
+}
+
+/// Mounts [`routes`], one resource per path so methods share it (405 for the rest).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let mut by_path: BTreeMap<&'static str, Vec<Route>> = BTreeMap::new();
+    for r in routes() {
+        by_path.entry(r.path).or_default().push(r);
+    }
+    for (path, routes) in by_path {
+        let mut resource = web::resource(path);
+        for r in &routes {
+            resource = (r.mount)(resource);
+        }
+        cfg.service(resource);
+    }
+    cfg.default_service(web::to(|| async {
+        Err::<actix_web::HttpResponse, _>(Error::NotFound)
+    }));
+}

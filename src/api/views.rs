@@ -1,0 +1,147 @@
+//! How resources look on the wire. Times are RFC 3339 in Beijing time.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use entity::{complaint, event, handler, partner, proposal, station, user};
+use serde_json::{Value, json};
+
+use crate::auth::Principal;
+
+pub fn time(t: &DateTime<Utc>) -> String {
+    let beijing = FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset");
+    t.with_timezone(&beijing).to_rfc3339()
+}
+
+fn opt_time(t: &Option<DateTime<Utc>>) -> Value {
+    t.as_ref().map(|t| json!(time(t))).unwrap_or(Value::Null)
+}
+
+/// The complaint as `viewer` may read it: a handler sees the consumer's phone
+/// only once it has acknowledged the case.
+pub fn complaint(c: &complaint::Model, viewer: &Principal) -> Value {
+    let phone_visible =
+        !matches!(viewer, Principal::Handler { .. }) || c.phone_disclosed_at.is_some();
+    json!({
+        "id": c.id,
+        "external_ref": c.external_ref,
+        "channel": c.channel,
+        "status": c.status,
+        "handler_id": c.handler_id,
+        "station_code": c.station_code,
+        "consumer": {
+            "name": c.consumer_name,
+            "phone": if phone_visible { json!(c.consumer_phone) } else { Value::Null },
+        },
+        "merchant": {"credit_code": c.merchant_credit_code, "name": c.merchant_name},
+        "category": c.category,
+        "problem": c.problem,
+        "description": c.description,
+        "demand": c.demand,
+        "amount_cents": c.amount_cents,
+        "consents": c.consents,
+        "occurred_at": time(&c.occurred_at),
+        "dispatched_at": time(&c.dispatched_at),
+        "received_at": opt_time(&c.received_at),
+        "deadlines": c.deadlines,
+        "escalation_reason": c.escalation_reason,
+        "escalated_at": opt_time(&c.escalated_at),
+        "assignee_id": c.assignee_id,
+        "outcome": c.outcome,
+        "created_at": time(&c.created_at),
+        "updated_at": time(&c.updated_at),
+    })
+}
+
+pub fn event(e: &event::Model) -> Value {
+    json!({
+        "seq": e.seq,
+        "at": time(&e.at),
+        "actor": {"kind": e.actor_kind, "id": e.actor_id},
+        "kind": e.kind,
+        "from_status": e.from_status,
+        "to_status": e.to_status,
+        "payload": e.payload,
+    })
+}
+
+pub fn handler(h: &handler::Model) -> Value {
+    json!({
+        "id": h.id,
+        "kind": h.kind,
+        "name": h.name,
+        "credit_code": h.credit_code,
+        "station_code": h.station_code,
+        "delivery": h.delivery,
+        "webhook_url": h.webhook_url,
+        "covers": h.covers,
+        "status": h.status,
+        "created_at": time(&h.created_at),
+        "updated_at": time(&h.updated_at),
+    })
+}
+
+pub fn partner(p: &partner::Model) -> Value {
+    json!({
+        "id": p.id,
+        "name": p.name,
+        "rate_per_second": p.rate_per_second,
+        "burst": p.burst,
+        "callback_url": p.callback_url,
+        "status": p.status,
+        "created_at": time(&p.created_at),
+    })
+}
+
+pub fn user(u: &user::Model) -> Value {
+    json!({
+        "id": u.id,
+        "username": u.username,
+        "role": u.role,
+        "station_code": u.station_code,
+        "created_at": time(&u.created_at),
+    })
+}
+
+pub fn proposal(p: &proposal::Model) -> Value {
+    json!({
+        "id": p.id,
+        "complaint_id": p.complaint_id,
+        "remedy": p.remedy,
+        "amount_cents": p.amount_cents,
+        "note": p.note,
+        "status": p.status,
+        "created_at": time(&p.created_at),
+    })
+}
+
+/// Stations as a forest: each with its `children`.
+pub fn station_tree(all: &[station::Model]) -> Value {
+    fn node(s: &station::Model, all: &[station::Model]) -> Value {
+        let children: Vec<Value> = all
+            .iter()
+            .filter(|c| c.parent_code.as_deref() == Some(s.code.as_str()))
+            .map(|c| node(c, all))
+            .collect();
+        json!({
+            "code": s.code,
+            "name": s.name,
+            "parent_code": s.parent_code,
+            "children": children,
+        })
+    }
+    let known = |code: &str| all.iter().any(|s| s.code == code);
+    let roots: Vec<Value> = all
+        .iter()
+        .filter(|s| s.parent_code.as_deref().is_none_or(|p| !known(p)))
+        .map(|s| node(s, all))
+        .collect();
+    json!({ "items": roots })
+}
+
+pub fn station(s: &station::Model) -> Value {
+    json!({
+        "code": s.code,
+        "name": s.name,
+        "parent_code": s.parent_code,
+        "children": [],
+    })
+}

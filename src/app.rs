@@ -1,0 +1,87 @@
+//! Wiring: configuration, database, clock and tokens into a running server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use chrono::Utc;
+use sea_orm::DatabaseConnection;
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::secrets;
+use crate::auth::tokens::TokenService;
+use crate::clock::BusinessClock;
+use crate::config::{ClockMode, Config};
+use crate::error::{Error, Result};
+use crate::store::{self, settings};
+
+/// What every request handler can reach.
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub config: Arc<Config>,
+    pub clock: BusinessClock,
+    pub tokens: TokenService,
+}
+
+const JWT_SECRET_KEY: &str = "jwt_secret";
+const MANUAL_CLOCK_KEY: &str = "manual_clock";
+
+impl AppState {
+    /// Connects, migrates, and loads what the gateway keeps about itself.
+    pub async fn start(config: Config) -> Result<AppState> {
+        let db = store::connect(&config.database_url)
+            .await
+            .map_err(Error::Unavailable)?;
+        store::migrate(&db).await?;
+        let secret = match &config.jwt_secret {
+            Some(secret) => secret.clone(),
+            None => {
+                settings::get_or_create(&db, JWT_SECRET_KEY, secrets::generate_signing_key).await?
+            }
+        };
+        let tokens = TokenService::new(
+            secret.as_bytes(),
+            &config.token_issuer,
+            config.token_ttl_seconds,
+        );
+        let clock = match config.clock {
+            ClockMode::System => BusinessClock::System,
+            ClockMode::Manual => {
+                let saved = settings::get(&db, MANUAL_CLOCK_KEY)
+                    .await?
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+                    .map(|t| t.with_timezone(&Utc));
+                BusinessClock::manual(saved.or(config.clock_start).unwrap_or_else(Utc::now))
+            }
+        };
+        Ok(AppState {
+            db,
+            config: Arc::new(config),
+            clock,
+            tokens,
+        })
+    }
+
+    /// Keeps the manual clock's position across restarts.
+    pub async fn save_clock(&self) -> Result<()> {
+        if self.clock.is_manual() {
+            settings::put(&self.db, MANUAL_CLOCK_KEY, &self.clock.now().to_rfc3339()).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Builds the HTTP server on an already bound listener (tests bind port 0).
+pub fn server(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
+    let state = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(TracingLogger::default())
+            .app_data(state.clone())
+            .configure(crate::api::configure)
+    })
+    .listen(listener)?
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,72 @@
+//! The one business clock (SPEC §11). Every timestamp stored on a case and every
+//! deadline comes from here; operational timers use real time instead.
+
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Duration, Utc};
+
+#[derive(Clone)]
+pub enum BusinessClock {
+    System,
+    /// Moves only when an admin moves it.
+    Manual(Arc<RwLock<DateTime<Utc>>>),
+}
+
+impl BusinessClock {
+    pub fn manual(start: DateTime<Utc>) -> Self {
+        BusinessClock::Manual(Arc::new(RwLock::new(start)))
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        match self {
+            BusinessClock::System => Utc::now(),
+            BusinessClock::Manual(at) => {
+                *at.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+            }
+        }
+    }
+
+    pub fn is_manual(&self) -> bool {
+        matches!(self, BusinessClock::Manual(_))
+    }
+
+    /// Moves a manual clock; `None` on the system clock. The clock never goes
+    /// backwards, so deadlines already acted on stay acted on.
+    pub fn set(&self, to: DateTime<Utc>) -> Option<Result<DateTime<Utc>, DateTime<Utc>>> {
+        let BusinessClock::Manual(at) = self else {
+            return None;
+        };
+        let mut at = at.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if to < *at {
+            return Some(Err(*at));
+        }
+        *at = to;
+        Some(Ok(to))
+    }
+
+    pub fn advance(&self, by: Duration) -> Option<Result<DateTime<Utc>, DateTime<Utc>>> {
+        let to = self.now() + by;
+        self.set(to)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_manual_clock_moves_only_forward_when_told() {
+        let start = DateTime::parse_from_rfc3339("2026-09-29T10:00:00+08:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        let clock = BusinessClock::manual(start);
+        assert_eq!(clock.now(), start);
+        assert_eq!(
+            clock.advance(Duration::hours(5)),
+            Some(Ok(start + Duration::hours(5)))
+        );
+        assert_eq!(clock.now(), start + Duration::hours(5));
+        assert_eq!(clock.set(start), Some(Err(start + Duration::hours(5))));
+        assert!(BusinessClock::System.set(start).is_none());
+    }
+}

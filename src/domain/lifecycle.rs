@@ -1,0 +1,466 @@
+//! The case lifecycle of SPEC §4 as one table of allowed transitions.
+//!
+//! Every status change anywhere in the gateway — an API call, the delivery
+//! worker, the deadline job — asks [`next`] first; nothing sets a status by hand.
+
+use std::fmt;
+use std::str::FromStr;
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownValue;
+            fn from_str(s: &str) -> Result<Self, UnknownValue> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(UnknownValue {
+                        allowed: vec![$($text),+],
+                    }),
+                }
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                text.parse().map_err(|e: UnknownValue| serde::de::Error::custom(e))
+            }
+        }
+    };
+}
+pub(crate) use string_enum;
+
+/// A string that is not one of an enumeration's values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownValue {
+    pub allowed: Vec<&'static str>,
+}
+
+impl fmt::Display for UnknownValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "must be one of: {}", self.allowed.join(", "))
+    }
+}
+
+impl std::error::Error for UnknownValue {}
+
+string_enum!(
+    /// Where a case stands.
+    Status {
+        Routed => "routed",
+        Delivered => "delivered",
+        Acknowledged => "acknowledged",
+        Negotiating => "negotiating",
+        Settled => "settled",
+        Escalated => "escalated",
+        Claimed => "claimed",
+        Accepted => "accepted",
+        Closed => "closed",
+        Withdrawn => "withdrawn",
+        Reopened => "reopened",
+    }
+);
+
+string_enum!(
+    /// Why a case reached the station's queue.
+    EscalationReason {
+        NotEnrolled => "not_enrolled",
+        OdrDeclined => "odr_declined",
+        HandlerSuspended => "handler_suspended",
+        DeliveryFailed => "delivery_failed",
+        Declined => "declined",
+        NegotiationFailed => "negotiation_failed",
+        ConsumerRejected => "consumer_rejected",
+        AckOverdue => "ack_overdue",
+        ResolveOverdue => "resolve_overdue",
+        ConsumerRequested => "consumer_requested",
+    }
+);
+
+string_enum!(
+    /// How the station closed a case.
+    CloseResult {
+        NotAccepted => "not_accepted",
+        Mediated => "mediated",
+        MediationTerminated => "mediation_terminated",
+        ReferredForInvestigation => "referred_for_investigation",
+    }
+);
+
+/// Something that happens to a case. Each is a row group of the table in [`next`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// The handler got the case (webhook 2xx or first read through the inbox).
+    Deliver,
+    Acknowledge,
+    Decline,
+    RecordContact,
+    Propose,
+    /// The handler reports a settlement agreed offline.
+    ReportSettlement,
+    Fail,
+    RequestExtension,
+    ConsumerAccept,
+    ConsumerReject,
+    ConsumerObject,
+    ConsumerEscalate,
+    Withdraw,
+    /// The gateway itself escalates (suspended handler, failed delivery, overdue).
+    Escalate(EscalationReason),
+    Claim,
+    Release,
+    Accept,
+    NotAccept,
+    InitialFeedback,
+    Close,
+    Reopen,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Deliver => "deliver",
+            Action::Acknowledge => "acknowledge",
+            Action::Decline => "decline",
+            Action::RecordContact => "contact",
+            Action::Propose => "propose",
+            Action::ReportSettlement => "settle",
+            Action::Fail => "fail",
+            Action::RequestExtension => "extension",
+            Action::ConsumerAccept => "consumer_accept",
+            Action::ConsumerReject => "consumer_reject",
+            Action::ConsumerObject => "consumer_object",
+            Action::ConsumerEscalate => "consumer_escalate",
+            Action::Withdraw => "withdraw",
+            Action::Escalate(EscalationReason::HandlerSuspended) => "escalate_handler_suspended",
+            Action::Escalate(EscalationReason::DeliveryFailed) => "escalate_delivery_failed",
+            Action::Escalate(EscalationReason::AckOverdue) => "escalate_ack_overdue",
+            Action::Escalate(EscalationReason::ResolveOverdue) => "escalate_resolve_overdue",
+            Action::Escalate(_) => "escalate",
+            Action::Claim => "claim",
+            Action::Release => "release",
+            Action::Accept => "accept",
+            Action::NotAccept => "not_accept",
+            Action::InitialFeedback => "feedback",
+            Action::Close => "close",
+            Action::Reopen => "reopen",
+        }
+    }
+
+    /// The reason recorded when this action sends a case to the station.
+    pub fn escalation_reason(self) -> Option<EscalationReason> {
+        match self {
+            Action::Decline => Some(EscalationReason::Declined),
+            Action::Fail => Some(EscalationReason::NegotiationFailed),
+            Action::ConsumerObject => Some(EscalationReason::ConsumerRejected),
+            Action::ConsumerEscalate => Some(EscalationReason::ConsumerRequested),
+            Action::Escalate(reason) => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// Every action, for listing what a status allows.
+    pub fn all() -> Vec<Action> {
+        let mut all = vec![
+            Action::Deliver,
+            Action::Acknowledge,
+            Action::Decline,
+            Action::RecordContact,
+            Action::Propose,
+            Action::ReportSettlement,
+            Action::Fail,
+            Action::RequestExtension,
+            Action::ConsumerAccept,
+            Action::ConsumerReject,
+            Action::ConsumerObject,
+            Action::ConsumerEscalate,
+            Action::Withdraw,
+        ];
+        all.extend(EscalationReason::ALL.iter().map(|r| Action::Escalate(*r)));
+        all.extend([
+            Action::Claim,
+            Action::Release,
+            Action::Accept,
+            Action::NotAccept,
+            Action::InitialFeedback,
+            Action::Close,
+            Action::Reopen,
+        ]);
+        all
+    }
+}
+
+/// A transition the table does not have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub from: Status,
+    pub action: &'static str,
+    /// Names of the actions the current status does allow.
+    pub allowed: Vec<&'static str>,
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "'{}' is not allowed while the complaint is {}; allowed: {}",
+            self.action,
+            self.from,
+            if self.allowed.is_empty() {
+                "nothing (final state)".to_string()
+            } else {
+                self.allowed.join(", ")
+            }
+        )
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// The whole lifecycle: the status after `action`, or `None` where it is not drawn.
+fn table(from: Status, action: Action) -> Option<Status> {
+    use Action as A;
+    use EscalationReason as R;
+    use Status as S;
+    let handler_stage = matches!(
+        from,
+        S::Routed | S::Delivered | S::Acknowledged | S::Negotiating
+    );
+    let working = matches!(from, S::Acknowledged | S::Negotiating);
+    match (from, action) {
+        (S::Routed, A::Deliver) => Some(S::Delivered),
+        (S::Delivered, A::Acknowledge) => Some(S::Acknowledged),
+        (S::Delivered, A::Decline) => Some(S::Escalated),
+        (_, A::RecordContact | A::RequestExtension) if working => Some(from),
+        (_, A::Propose) if working => Some(S::Negotiating),
+        (_, A::ReportSettlement) if working => Some(S::Settled),
+        (_, A::Fail) if working => Some(S::Escalated),
+        (S::Negotiating, A::ConsumerAccept) => Some(S::Settled),
+        (S::Negotiating, A::ConsumerReject) => Some(S::Negotiating),
+        (_, A::ConsumerEscalate) if handler_stage => Some(S::Escalated),
+        (S::Settled, A::ConsumerObject) => Some(S::Escalated),
+        (_, A::Escalate(R::HandlerSuspended)) if handler_stage => Some(S::Escalated),
+        (S::Routed, A::Escalate(R::DeliveryFailed)) => Some(S::Escalated),
+        (S::Delivered, A::Escalate(R::AckOverdue)) => Some(S::Escalated),
+        (S::Delivered | S::Acknowledged | S::Negotiating, A::Escalate(R::ResolveOverdue)) => {
+            Some(S::Escalated)
+        }
+        (S::Escalated | S::Reopened, A::Claim) => Some(S::Claimed),
+        (S::Claimed, A::Release) => Some(S::Escalated),
+        (S::Claimed, A::Accept) => Some(S::Accepted),
+        (S::Claimed, A::NotAccept) => Some(S::Closed),
+        (S::Accepted | S::Closed, A::InitialFeedback) => Some(from),
+        (S::Accepted, A::Close) => Some(S::Closed),
+        (S::Closed | S::Settled, A::Reopen) => Some(S::Reopened),
+        (S::Closed | S::Withdrawn, A::Withdraw) => None,
+        (_, A::Withdraw) => Some(S::Withdrawn),
+        _ => None,
+    }
+}
+
+/// The status `action` leads to from `from`, or why it may not happen.
+pub fn next(from: Status, action: Action) -> Result<Status, Refused> {
+    table(from, action).ok_or_else(|| Refused {
+        from,
+        action: action.name(),
+        allowed: allowed_actions(from),
+    })
+}
+
+/// Names of the actions allowed in `from`, in table order, without repeats.
+pub fn allowed_actions(from: Status) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for action in Action::all() {
+        if table(from, action).is_some() && !names.contains(&action.name()) {
+            names.push(action.name());
+        }
+    }
+    names
+}
+
+/// True once a case can no longer change (closed cases may still be reopened
+/// by a follow-up, but nothing else happens to them).
+pub fn is_terminal(status: Status) -> bool {
+    matches!(status, Status::Closed | Status::Withdrawn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Action as A;
+    use EscalationReason as R;
+    use Status as S;
+
+    /// The full expected table, written out independently of `table`'s match arms.
+    fn expected() -> Vec<(Status, Action, Status)> {
+        let mut rows = vec![
+            (S::Routed, A::Deliver, S::Delivered),
+            (S::Delivered, A::Acknowledge, S::Acknowledged),
+            (S::Delivered, A::Decline, S::Escalated),
+            (S::Negotiating, A::ConsumerAccept, S::Settled),
+            (S::Negotiating, A::ConsumerReject, S::Negotiating),
+            (S::Settled, A::ConsumerObject, S::Escalated),
+            (S::Routed, A::Escalate(R::DeliveryFailed), S::Escalated),
+            (S::Delivered, A::Escalate(R::AckOverdue), S::Escalated),
+            (S::Escalated, A::Claim, S::Claimed),
+            (S::Reopened, A::Claim, S::Claimed),
+            (S::Claimed, A::Release, S::Escalated),
+            (S::Claimed, A::Accept, S::Accepted),
+            (S::Claimed, A::NotAccept, S::Closed),
+            (S::Accepted, A::InitialFeedback, S::Accepted),
+            (S::Closed, A::InitialFeedback, S::Closed),
+            (S::Accepted, A::Close, S::Closed),
+            (S::Closed, A::Reopen, S::Reopened),
+            (S::Settled, A::Reopen, S::Reopened),
+        ];
+        for from in [S::Acknowledged, S::Negotiating] {
+            rows.extend([
+                (from, A::RecordContact, from),
+                (from, A::RequestExtension, from),
+                (from, A::Propose, S::Negotiating),
+                (from, A::ReportSettlement, S::Settled),
+                (from, A::Fail, S::Escalated),
+            ]);
+        }
+        for from in [S::Delivered, S::Acknowledged, S::Negotiating] {
+            rows.push((from, A::Escalate(R::ResolveOverdue), S::Escalated));
+        }
+        for from in [S::Routed, S::Delivered, S::Acknowledged, S::Negotiating] {
+            rows.push((from, A::ConsumerEscalate, S::Escalated));
+            rows.push((from, A::Escalate(R::HandlerSuspended), S::Escalated));
+        }
+        for from in S::ALL {
+            if !matches!(from, S::Closed | S::Withdrawn) {
+                rows.push((*from, A::Withdraw, S::Withdrawn));
+            }
+        }
+        rows
+    }
+
+    #[test]
+    fn every_cell_of_the_table_matches_the_drawn_lifecycle() {
+        let expected = expected();
+        for from in S::ALL {
+            for action in Action::all() {
+                let want = expected
+                    .iter()
+                    .find(|(f, a, _)| f == from && *a == action)
+                    .map(|(_, _, to)| *to);
+                assert_eq!(
+                    next(*from, action).ok(),
+                    want,
+                    "{from} --{}-->",
+                    action.name()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn refusal_names_the_allowed_actions() {
+        let refused = next(S::Routed, A::Acknowledge).unwrap_err();
+        assert_eq!(refused.from, S::Routed);
+        assert_eq!(refused.action, "acknowledge");
+        assert_eq!(
+            refused.allowed,
+            vec![
+                "deliver",
+                "consumer_escalate",
+                "withdraw",
+                "escalate_handler_suspended",
+                "escalate_delivery_failed"
+            ]
+        );
+        assert!(refused.to_string().contains("allowed: deliver"));
+    }
+
+    #[test]
+    fn final_states_allow_nothing_but_reopen() {
+        assert!(allowed_actions(S::Withdrawn).is_empty());
+        assert_eq!(allowed_actions(S::Closed), vec!["feedback", "reopen"]);
+        assert!(is_terminal(S::Closed) && is_terminal(S::Withdrawn));
+        assert!(!is_terminal(S::Settled));
+    }
+
+    #[test]
+    fn intake_and_gateway_reasons_cannot_be_forced_onto_a_live_case() {
+        for from in S::ALL {
+            for reason in [
+                R::NotEnrolled,
+                R::OdrDeclined,
+                R::Declined,
+                R::NegotiationFailed,
+                R::ConsumerRejected,
+                R::ConsumerRequested,
+            ] {
+                assert!(next(*from, A::Escalate(reason)).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn escalating_actions_carry_their_reason() {
+        assert_eq!(A::Decline.escalation_reason(), Some(R::Declined));
+        assert_eq!(A::Fail.escalation_reason(), Some(R::NegotiationFailed));
+        assert_eq!(
+            A::ConsumerObject.escalation_reason(),
+            Some(R::ConsumerRejected)
+        );
+        assert_eq!(
+            A::ConsumerEscalate.escalation_reason(),
+            Some(R::ConsumerRequested)
+        );
+        assert_eq!(
+            A::Escalate(R::AckOverdue).escalation_reason(),
+            Some(R::AckOverdue)
+        );
+        assert_eq!(A::Acknowledge.escalation_reason(), None);
+    }
+
+    #[test]
+    fn every_action_that_escalates_records_a_reason() {
+        for from in S::ALL {
+            for action in Action::all() {
+                if next(*from, action) == Ok(S::Escalated) && *from != S::Claimed {
+                    assert!(action.escalation_reason().is_some(), "{}", action.name());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn status_strings_round_trip() {
+        for status in S::ALL {
+            assert_eq!(status.as_str().parse::<Status>(), Ok(*status));
+        }
+        for reason in R::ALL {
+            assert_eq!(reason.as_str().parse::<EscalationReason>(), Ok(*reason));
+        }
+        let err = "nope".parse::<Status>().unwrap_err();
+        assert!(err.to_string().starts_with("must be one of: routed"));
+    }
+}

@@ -1,0 +1,7 @@
+//! Pure rules of the gateway: no web framework, no database, no HTTP client.
+
+pub mod credit_code;
+pub mod lifecycle;
+pub mod phone;
+pub mod routing;
+pub mod vocabulary;

@@ -1,0 +1,281 @@
+//! Complaints: intake, and the one function through which every status changes.
+
+use chrono::{DateTime, Utc};
+use entity::complaint;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Select, TransactionTrait,
+};
+use serde_json::{Value, json};
+
+use super::events::{self, Actor, NewEvent};
+use super::{directory, new_id};
+use crate::domain::lifecycle::{self, Action, EscalationReason, Status};
+use crate::domain::routing::{self, Route};
+use crate::error::{Error, Result};
+
+/// A validated intake (SPEC §13).
+#[derive(Debug, Clone)]
+pub struct NewComplaint {
+    pub external_ref: String,
+    pub channel: String,
+    pub consumer_name: String,
+    pub consumer_phone: String,
+    pub merchant_credit_code: String,
+    pub merchant_name: String,
+    pub category: String,
+    pub problem: String,
+    pub description: String,
+    pub demand: String,
+    pub amount_cents: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub dispatched_at: Option<DateTime<Utc>>,
+    pub station_code: Option<String>,
+    pub consents: Value,
+    pub odr_consent: bool,
+}
+
+pub async fn by_external_ref<C: ConnectionTrait>(
+    db: &C,
+    partner_id: &str,
+    external_ref: &str,
+) -> Result<Option<complaint::Model>> {
+    Ok(complaint::Entity::find()
+        .filter(complaint::Column::PartnerId.eq(partner_id))
+        .filter(complaint::Column::ExternalRef.eq(external_ref))
+        .one(db)
+        .await?)
+}
+
+fn duplicate(existing: &complaint::Model) -> Error {
+    Error::Conflict {
+        detail: format!(
+            "external_ref {} was already submitted as complaint {}",
+            existing.external_ref, existing.id
+        ),
+        extra: json!({ "existing_id": existing.id }),
+    }
+}
+
+/// Accepts a complaint: routes it and writes the case with its first event.
+pub async fn intake(
+    db: &sea_orm::DatabaseConnection,
+    partner_id: &str,
+    new: NewComplaint,
+    default_station: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<complaint::Model> {
+    if let Some(existing) = by_external_ref(db, partner_id, &new.external_ref).await? {
+        return Err(duplicate(&existing));
+    }
+    if let Some(code) = &new.station_code
+        && !directory::station_exists(db, code).await?
+    {
+        return Err(Error::field("station_code", "no station has this code"));
+    }
+    let candidates = directory::routing_candidates(db, &new.merchant_credit_code).await?;
+    let fallback = match default_station {
+        Some(code) => Some(code.to_string()),
+        None => directory::sole_root_station(db).await?,
+    };
+    let route = routing::route(
+        &new.merchant_credit_code,
+        new.odr_consent,
+        &candidates,
+        new.station_code.as_deref(),
+        fallback.as_deref(),
+    );
+    let (status, handler_id, station_code, reason) = match route {
+        Route::Handler {
+            handler_id,
+            station_code,
+        } => (Status::Routed, Some(handler_id), station_code, None),
+        Route::Station {
+            reason,
+            station_code: Some(code),
+        } => (Status::Escalated, None, code, Some(reason)),
+        Route::Station {
+            station_code: None, ..
+        } => {
+            return Err(Error::field(
+                "station_code",
+                "the merchant is not enrolled and no station is configured to take the case; name one",
+            ));
+        }
+    };
+    let id = new_id();
+    let txn = db.begin().await?;
+    let model = complaint::ActiveModel {
+        id: Set(id.clone()),
+        partner_id: Set(partner_id.to_string()),
+        external_ref: Set(new.external_ref.clone()),
+        channel: Set(new.channel),
+        consumer_name: Set(new.consumer_name),
+        consumer_phone: Set(new.consumer_phone),
+        merchant_credit_code: Set(new.merchant_credit_code),
+        merchant_name: Set(new.merchant_name),
+        category: Set(new.category),
+        problem: Set(new.problem),
+        description: Set(new.description),
+        demand: Set(new.demand),
+        amount_cents: Set(new.amount_cents),
+        occurred_at: Set(new.occurred_at),
+        dispatched_at: Set(new.dispatched_at.unwrap_or(now)),
+        received_at: Set(None),
+        status: Set(status.as_str().into()),
+        handler_id: Set(handler_id.clone()),
+        station_code: Set(station_code.clone()),
+        consents: Set(new.consents),
+        deadlines: Set(json!({})),
+        escalation_reason: Set(reason.map(|r| r.as_str().to_string())),
+        escalated_at: Set(reason.map(|_| now)),
+        assignee_id: Set(None),
+        phone_disclosed_at: Set(None),
+        initial_feedback_at: Set(None),
+        outcome: Set(None),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    let inserted = match model.insert(&txn).await {
+        Ok(m) => m,
+        Err(err) => {
+            drop(txn);
+            // Lost a race with the same external_ref: name the winner.
+            if let Some(existing) = by_external_ref(db, partner_id, &new.external_ref).await? {
+                return Err(duplicate(&existing));
+            }
+            return Err(err.into());
+        }
+    };
+    let actor = Actor {
+        kind: "partner",
+        id: Some(partner_id.to_string()),
+    };
+    events::append(
+        &txn,
+        NewEvent {
+            complaint_id: &id,
+            at: now,
+            actor: &actor,
+            kind: "intake",
+            from: None,
+            to: Some(status),
+            payload: json!({
+                "external_ref": new.external_ref,
+                "handler_id": handler_id,
+                "station_code": station_code,
+                "escalation_reason": reason,
+            }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(inserted)
+}
+
+pub fn status_of(case: &complaint::Model) -> Result<Status> {
+    case.status.parse().map_err(|_| {
+        Error::internal(std::io::Error::other(format!(
+            "complaint {} has an unknown status {}",
+            case.id, case.status
+        )))
+    })
+}
+
+/// Runs `action` on `case` through the lifecycle table: updates the case (with
+/// `edit` for the action's own fields) and appends its event, on `db` — pass
+/// a transaction to combine it with other writes. Fails with 409 when the
+/// table refuses or when the case changed since `case` was read.
+pub async fn transition<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    case: &complaint::Model,
+    action: Action,
+    payload: Value,
+    edit: impl FnOnce(&mut complaint::ActiveModel),
+) -> Result<complaint::Model> {
+    let from = status_of(case)?;
+    let to = lifecycle::next(from, action)?;
+    let mut model = case.clone().into_active_model();
+    model.status = Set(to.as_str().into());
+    model.version = Set(case.version + 1);
+    model.updated_at = Set(now);
+    let reason: Option<EscalationReason> = action.escalation_reason();
+    if to == Status::Escalated
+        && let Some(reason) = reason
+    {
+        model.escalation_reason = Set(Some(reason.as_str().into()));
+        model.assignee_id = Set(None);
+        if case.escalated_at.is_none() {
+            model.escalated_at = Set(Some(now));
+        }
+    }
+    edit(&mut model);
+    let updated = complaint::Entity::update_many()
+        .set(model)
+        .filter(complaint::Column::Id.eq(case.id.as_str()))
+        .filter(complaint::Column::Version.eq(case.version))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(Error::conflict(
+            "the complaint changed while this request was processed; read it again and retry",
+        ));
+    }
+    let mut payload = payload;
+    if let (Some(reason), Value::Object(map)) =
+        (reason.filter(|_| to == Status::Escalated), &mut payload)
+    {
+        map.insert("escalation_reason".into(), json!(reason));
+    }
+    events::append(
+        db,
+        NewEvent {
+            complaint_id: &case.id,
+            at: now,
+            actor,
+            kind: action.name(),
+            from: Some(from),
+            to: Some(to),
+            payload,
+        },
+    )
+    .await?;
+    complaint::Entity::find_by_id(case.id.clone())
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+/// One page of `select`, ordered by id, after the cursor id.
+pub async fn page<C: ConnectionTrait>(
+    db: &C,
+    select: Select<complaint::Entity>,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<complaint::Model>> {
+    let mut q = select.order_by_asc(complaint::Column::Id);
+    if let Some(after) = after {
+        q = q.filter(complaint::Column::Id.gt(after));
+    }
+    Ok(q.limit(limit).all(db).await?)
+}
+
+/// Cases at a handler that are still in its hands (for suspension).
+pub async fn open_at_handler<C: ConnectionTrait>(
+    db: &C,
+    handler_id: &str,
+) -> Result<Vec<complaint::Model>> {
+    Ok(complaint::Entity::find()
+        .filter(complaint::Column::HandlerId.eq(handler_id))
+        .filter(complaint::Column::Status.is_in([
+            Status::Routed.as_str(),
+            Status::Delivered.as_str(),
+            Status::Acknowledged.as_str(),
+            Status::Negotiating.as_str(),
+        ]))
+        .all(db)
+        .await?)
+}

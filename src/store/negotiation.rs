@@ -1,0 +1,165 @@
+//! Proposals, consumer answers and extension requests: state changes that
+//! write rows beside the case, each in one transaction with its transition.
+
+use chrono::{DateTime, Utc};
+use entity::{complaint, extension, proposal};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
+};
+use serde_json::{Value, json};
+
+use super::complaints::transition;
+use super::events::Actor;
+use super::new_id;
+use crate::domain::lifecycle::Action;
+use crate::domain::vocabulary::Remedy;
+use crate::error::{Error, Result};
+
+pub struct NewProposal {
+    pub remedy: Remedy,
+    pub amount_cents: Option<i64>,
+    pub note: Option<String>,
+}
+
+/// The handler proposes a remedy; earlier open proposals are superseded.
+pub async fn propose(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    case: &complaint::Model,
+    new: NewProposal,
+) -> Result<(complaint::Model, proposal::Model)> {
+    let txn = db.begin().await?;
+    let id = new_id();
+    let payload = json!({
+        "proposal_id": id,
+        "remedy": new.remedy,
+        "amount_cents": new.amount_cents,
+        "note": new.note,
+    });
+    let updated = transition(&txn, now, actor, case, Action::Propose, payload, |_| {}).await?;
+    proposal::Entity::update_many()
+        .col_expr(proposal::Column::Status, "superseded".into())
+        .filter(proposal::Column::ComplaintId.eq(case.id.as_str()))
+        .filter(proposal::Column::Status.eq("open"))
+        .exec(&txn)
+        .await?;
+    let proposal = proposal::ActiveModel {
+        id: Set(id),
+        complaint_id: Set(case.id.clone()),
+        remedy: Set(new.remedy.as_str().into()),
+        amount_cents: Set(new.amount_cents),
+        note: Set(new.note),
+        status: Set("open".into()),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok((updated, proposal))
+}
+
+/// The consumer accepts (→ settled, recovering the proposal's amount) or
+/// rejects the open proposal; `proposal_id` defaults to the latest one.
+pub async fn answer_proposal(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    case: &complaint::Model,
+    accept: bool,
+    proposal_id: Option<&str>,
+    payload: Value,
+) -> Result<complaint::Model> {
+    let txn = db.begin().await?;
+    let mut open = proposal::Entity::find()
+        .filter(proposal::Column::ComplaintId.eq(case.id.as_str()))
+        .filter(proposal::Column::Status.eq("open"))
+        .order_by_desc(proposal::Column::Id);
+    if let Some(id) = proposal_id {
+        open = open.filter(proposal::Column::Id.eq(id));
+    }
+    let action = if accept {
+        Action::ConsumerAccept
+    } else {
+        Action::ConsumerReject
+    };
+    // Ask the table first, so a case in the wrong state answers 409 naming
+    // what is allowed rather than "no open proposal".
+    crate::domain::lifecycle::next(super::complaints::status_of(case)?, action)?;
+    let proposal = open.one(&txn).await?.ok_or_else(|| match proposal_id {
+        Some(_) => Error::field("proposal_id", "is not an open proposal of this complaint"),
+        None => Error::conflict("the complaint has no open proposal to answer"),
+    })?;
+    let mut payload = payload;
+    payload["proposal_id"] = json!(proposal.id);
+    let recovered = proposal.amount_cents.unwrap_or(0);
+    let outcome = json!({
+        "kind": "settlement",
+        "reported_by": "consumer",
+        "proposal_id": proposal.id,
+        "remedy": proposal.remedy,
+        "recovered_cents": recovered,
+        "note": proposal.note,
+        "settled_at": now.to_rfc3339(),
+    });
+    let updated = transition(&txn, now, actor, case, action, payload, |m| {
+        if accept {
+            m.outcome = Set(Some(outcome));
+        }
+    })
+    .await?;
+    let mut answered: proposal::ActiveModel = proposal.into();
+    answered.status = Set(if accept { "accepted" } else { "rejected" }.into());
+    answered.update(&txn).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// The handler asks, once per case, for more working days.
+pub async fn request_extension(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    case: &complaint::Model,
+    working_days: i32,
+    reason: String,
+) -> Result<(complaint::Model, extension::Model)> {
+    let txn = db.begin().await?;
+    if let Some(existing) = extension::Entity::find()
+        .filter(extension::Column::ComplaintId.eq(case.id.as_str()))
+        .one(&txn)
+        .await?
+    {
+        return Err(Error::Conflict {
+            detail: "an extension was already requested for this complaint".into(),
+            extra: json!({ "existing_id": existing.id }),
+        });
+    }
+    let id = new_id();
+    let payload = json!({ "extension_id": id, "working_days": working_days, "reason": reason });
+    let updated = transition(
+        &txn,
+        now,
+        actor,
+        case,
+        Action::RequestExtension,
+        payload,
+        |_| {},
+    )
+    .await?;
+    let extension = extension::ActiveModel {
+        id: Set(id),
+        complaint_id: Set(case.id.clone()),
+        working_days: Set(working_days),
+        reason: Set(reason),
+        status: Set("pending".into()),
+        requested_at: Set(now),
+        decided_at: Set(None),
+        decided_by: Set(None),
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok((updated, extension))
+}
