@@ -1,0 +1,352 @@
+//! Test harness: the real server on 127.0.0.1:0 with its own database, on
+//! SQLite or PostgreSQL, and a client that speaks HTTP to it.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::sync::Once;
+
+use odr_gateway::app::{self, AppState};
+use odr_gateway::config::{ClockMode, Config};
+use odr_gateway::demo::credit_code;
+use odr_gateway::domain::vocabulary::Role;
+use odr_gateway::store;
+use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub admin: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+static PG_SKIPPED: Once = Once::new();
+
+/// A fresh PostgreSQL database on the server named by `DATABASE_URL`.
+async fn postgres_database() -> Option<String> {
+    let Ok(url) = std::env::var("DATABASE_URL") else {
+        PG_SKIPPED.call_once(|| eprintln!("PostgreSQL skipped: DATABASE_URL is not set"));
+        return None;
+    };
+    let name = format!("odr_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = Database::connect(&url)
+        .await
+        .expect("connect to DATABASE_URL");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&url);
+    Some(format!("{base}/{name}"))
+}
+
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+
+pub async fn spawn(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    let mut dir = None;
+    let database_url = match backend {
+        Backend::Sqlite => {
+            let tmp = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}?mode=rwc", tmp.path().join("gw.db").display());
+            dir = Some(tmp);
+            url
+        }
+        Backend::Postgres => postgres_database().await?,
+    };
+    let mut config = Config {
+        database_url,
+        clock: ClockMode::Manual,
+        clock_start: Some(at("2026-03-02T09:00:00+08:00")),
+        ..Config::default()
+    };
+    config.delivery.allow_private_targets = true;
+    tweak(&mut config);
+    let state = AppState::start(config).await.expect("gateway starts");
+    store::directory::create_user(
+        &state.db,
+        "admin",
+        ADMIN_PASSWORD,
+        Role::Admin,
+        None,
+        chrono::Utc::now(),
+    )
+    .await
+    .expect("admin user");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let server = app::server(state, listener).expect("server");
+    tokio::spawn(server);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let mut app = TestApp {
+        base,
+        client,
+        admin: String::new(),
+        _dir: dir,
+    };
+    app.admin = app.login("admin", ADMIN_PASSWORD).await;
+    Some(app)
+}
+
+pub fn at(rfc3339: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .expect("test timestamp")
+        .with_timezone(&chrono::Utc)
+}
+
+/// Runs one test body on SQLite and on PostgreSQL (skipped without DATABASE_URL).
+#[macro_export]
+macro_rules! on_both_databases {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = common::spawn(common::Backend::Sqlite, |_| {})
+                    .await
+                    .expect("sqlite app");
+                ($body)(app).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = common::spawn(common::Backend::Postgres, |_| {}).await {
+                    ($body)(app).await;
+                }
+            }
+        }
+    };
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Answer {
+    /// The field names of a validation problem.
+    pub fn fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|e| {
+                e.iter()
+                    .filter_map(|x| x["field"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected answer: {}",
+            self.body
+        );
+        self.body
+    }
+}
+
+impl TestApp {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Answer {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let body = self
+            .call(
+                Method::POST,
+                "/v1/auth/login",
+                None,
+                Some(json!({"username": username, "password": password})),
+            )
+            .await
+            .expect(200);
+        body["access_token"].as_str().expect("token").to_string()
+    }
+
+    pub async fn client_token(&self, client_id: &str, secret: &str) -> String {
+        let res = self
+            .client
+            .post(format!("{}/v1/oauth/token", self.base))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", secret),
+            ])
+            .send()
+            .await
+            .expect("token request");
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.expect("token json");
+        body["access_token"].as_str().expect("token").to_string()
+    }
+
+    pub async fn advance(&self, seconds: i64) {
+        self.post(
+            "/v1/admin/clock",
+            &self.admin,
+            json!({"advance_seconds": seconds}),
+        )
+        .await
+        .expect(200);
+    }
+}
+
+/// Stations, handlers, partners and staff most tests share.
+pub struct World {
+    pub merchant_code: String,
+    pub other_merchant_code: String,
+    pub covered_code: String,
+    pub unenrolled_code: String,
+    pub merchant_id: String,
+    pub merchant: String,
+    pub other_merchant: String,
+    pub rights_station_id: String,
+    pub rights_station: String,
+    pub partner: String,
+    pub other_partner: String,
+    pub dc_staff: String,
+    pub dc_staff_2: String,
+    pub yl_staff: String,
+    pub root_staff: String,
+}
+
+pub async fn world(app: &TestApp) -> World {
+    let a = &app.admin;
+    for (code, name, parent) in [
+        ("QJ", "潜江市12315指挥中心", None),
+        ("QJ-DC", "东城市场监管所", Some("QJ")),
+        ("QJ-YL", "园林市场监管所", Some("QJ")),
+    ] {
+        app.post(
+            "/v1/stations",
+            a,
+            json!({"code": code, "name": name, "parent_code": parent}),
+        )
+        .await
+        .expect(201);
+    }
+    let merchant_code = credit_code("91429005MA4900001").expect("code");
+    let other_merchant_code = credit_code("91429005MA4900002").expect("code");
+    let covered_code = credit_code("92429005MA4900003").expect("code");
+    let unenrolled_code = credit_code("91429005MA4900004").expect("code");
+    let enroll = |body: Value| async move {
+        let h = app.post("/v1/handlers", &app.admin, body).await.expect(201);
+        let token = app
+            .client_token(
+                h["client_id"].as_str().unwrap(),
+                h["client_secret"].as_str().unwrap(),
+            )
+            .await;
+        (h["id"].as_str().unwrap().to_string(), token)
+    };
+    let (merchant_id, merchant) = enroll(json!({"kind": "merchant", "name": "家具公司", "credit_code": merchant_code, "station_code": "QJ-DC", "delivery": "pull"})).await;
+    let (_, other_merchant) = enroll(json!({"kind": "merchant", "name": "商场", "credit_code": other_merchant_code, "station_code": "QJ-YL", "delivery": "pull"})).await;
+    let (rights_station_id, rights_station) = enroll(json!({"kind": "rights_station", "name": "维权服务站", "station_code": "QJ-DC", "delivery": "pull", "covers": [covered_code]})).await;
+    let partner_token = |name: &'static str| async move {
+        let p = app
+            .post(
+                "/v1/partners",
+                &app.admin,
+                json!({"name": name, "rate_per_second": 50, "burst": 100}),
+            )
+            .await
+            .expect(201);
+        app.client_token(
+            p["client_id"].as_str().unwrap(),
+            p["client_secret"].as_str().unwrap(),
+        )
+        .await
+    };
+    let partner = partner_token("12315").await;
+    let other_partner = partner_token("12345").await;
+    let staff = |username: &'static str, station: &'static str| async move {
+        app.post(
+            "/v1/staff",
+            &app.admin,
+            json!({"username": username, "password": "staff-password-1", "station_code": station}),
+        )
+        .await
+        .expect(201);
+        app.login(username, "staff-password-1").await
+    };
+    World {
+        merchant_code,
+        other_merchant_code,
+        covered_code,
+        unenrolled_code,
+        merchant_id,
+        merchant,
+        other_merchant,
+        rights_station_id,
+        rights_station,
+        partner,
+        other_partner,
+        dc_staff: staff("dc1", "QJ-DC").await,
+        dc_staff_2: staff("dc2", "QJ-DC").await,
+        yl_staff: staff("yl1", "QJ-YL").await,
+        root_staff: staff("qj1", "QJ").await,
+    }
+}
+
+/// The SPEC §13 intake for `credit_code`, with a fresh external_ref.
+pub fn intake(credit_code: &str) -> Value {
+    json!({
+        "external_ref": format!("12315-2026-{}", uuid::Uuid::new_v4().simple()),
+        "channel": "12315_web",
+        "consumer": {"name": "孙先生", "phone": "13800138000"},
+        "merchant": {"credit_code": credit_code, "name": "某家具定制有限公司"},
+        "category": "goods",
+        "problem": "quality",
+        "description": "定制柜门存在质量问题，安装时损坏榻榻米垫子",
+        "demand": "更换柜门并赔偿",
+        "amount_cents": 350000,
+        "occurred_at": "2026-01-17T10:00:00+08:00",
+        "dispatched_at": "2026-01-17T11:44:00+08:00",
+        "station_code": "QJ-DC",
+        "consents": {"odr": true, "publish": false, "mediation": true}
+    })
+}
+
+pub fn id(v: &Value) -> String {
+    v["id"].as_str().expect("id").to_string()
+}
