@@ -182,6 +182,7 @@ fn seconds_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail closure signature
 mod tests {
     use super::*;
     use figment::Jail;

@@ -142,11 +142,12 @@ impl ResponseError for Error {
                 body["current_status"] = json!(refused.from);
                 body["allowed"] = json!(refused.allowed);
             }
-            Error::Conflict { extra, .. } => {
-                if let Value::Object(map) = extra {
-                    for (k, v) in map {
-                        body[k] = v.clone();
-                    }
+            Error::Conflict {
+                extra: Value::Object(map),
+                ..
+            } => {
+                for (k, v) in map {
+                    body[k] = v.clone();
                 }
             }
             Error::Internal(cause) => {

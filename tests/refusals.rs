@@ -8,6 +8,9 @@ use common::{TestApp, id, intake, world};
 use reqwest::Method;
 use serde_json::{Value, json};
 
+/// Spoils one field of a good intake.
+type Spoil = Box<dyn Fn(&mut Value)>;
+
 async fn count(app: &TestApp, token: &str) -> usize {
     let page = app.get("/v1/complaints?limit=200", token).await.expect(200);
     page["items"].as_array().unwrap().len()
@@ -98,7 +101,7 @@ on_both_databases!(
     every_invalid_intake_field_is_named_and_nothing_is_written,
     |app: TestApp| async move {
         let w = world(&app).await;
-        let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        let cases: Vec<(&str, Spoil)> = vec![
             ("external_ref", Box::new(|b| b["external_ref"] = json!(""))),
             ("channel", Box::new(|b| b["channel"] = json!("web site"))),
             (
