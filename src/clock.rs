@@ -3,7 +3,15 @@
 
 use std::sync::{Arc, RwLock};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+
+/// RFC 3339 in Beijing time (+08:00): how every business timestamp is shown.
+pub fn beijing(t: &DateTime<Utc>) -> String {
+    match FixedOffset::east_opt(8 * 3600) {
+        Some(offset) => t.with_timezone(&offset).to_rfc3339(),
+        None => t.to_rfc3339(),
+    }
+}
 
 #[derive(Clone)]
 pub enum BusinessClock {

@@ -126,10 +126,11 @@ async fn create_handler(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Resu
     let delivery = input.parse::<DeliveryMode>("delivery", Required);
     let webhook_url = input.url("webhook_url", Optional);
     let covers = read_covers(&mut input).unwrap_or_default();
-    if kind == Some(HandlerKind::Merchant) && credit_code.is_none() {
+    if kind == Some(HandlerKind::Merchant) && credit_code.is_none() && !input.failed("credit_code")
+    {
         input.error("credit_code", "is required for a merchant");
     }
-    if kind == Some(HandlerKind::RightsStation) && covers.is_empty() {
+    if kind == Some(HandlerKind::RightsStation) && covers.is_empty() && !input.failed("covers") {
         input.error(
             "covers",
             "a rights station must cover at least one credit code",
@@ -138,7 +139,8 @@ async fn create_handler(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Resu
     if kind == Some(HandlerKind::Merchant) && !covers.is_empty() {
         input.error("covers", "a merchant covers only its own credit code");
     }
-    if delivery == Some(DeliveryMode::Push) && webhook_url.is_none() {
+    if delivery == Some(DeliveryMode::Push) && webhook_url.is_none() && !input.failed("webhook_url")
+    {
         input.error("webhook_url", "is required for push delivery");
     }
     input.finish()?;

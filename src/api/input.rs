@@ -49,6 +49,12 @@ impl<'a> Input<'a> {
         self.errors.push(FieldError::new(path, message));
     }
 
+    /// Whether `name` already has a problem recorded.
+    pub fn failed(&self, name: &str) -> bool {
+        let path = self.path(name);
+        self.errors.iter().any(|e| e.field == path)
+    }
+
     /// The raw value, `None` (and an error if required) when absent or null.
     fn raw(&mut self, name: &'static str, need: Need) -> Option<&'a Value> {
         self.seen.push(name);

@@ -1,15 +1,12 @@
 //! How resources look on the wire. Times are RFC 3339 in Beijing time.
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use entity::{complaint, event, handler, partner, proposal, station, user};
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
 
-pub fn time(t: &DateTime<Utc>) -> String {
-    let beijing = FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset");
-    t.with_timezone(&beijing).to_rfc3339()
-}
+pub use crate::clock::beijing as time;
 
 fn opt_time(t: &Option<DateTime<Utc>>) -> Value {
     t.as_ref().map(|t| json!(time(t))).unwrap_or(Value::Null)

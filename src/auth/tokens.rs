@@ -158,6 +158,38 @@ mod tests {
     }
 
     #[test]
+    fn expired_and_not_yet_valid_tokens_are_refused() {
+        let svc = service();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let sign = |iat: u64, exp: u64| {
+            let claims = Claims {
+                iss: "odr-gateway".into(),
+                aud: AUDIENCE.into(),
+                sub: "p".into(),
+                role: Role::Partner,
+                scope: "complaints".into(),
+                station: None,
+                iat,
+                nbf: iat,
+                exp,
+            };
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &svc.encoding).unwrap()
+        };
+        assert!(svc.verify(&sign(now - 600, now + 600)).is_ok());
+        assert!(
+            svc.verify(&sign(now - 7200, now - 3600)).is_err(),
+            "expired"
+        );
+        assert!(
+            svc.verify(&sign(now + 3600, now + 7200)).is_err(),
+            "not yet valid"
+        );
+    }
+
+    #[test]
     fn tokens_signed_otherwise_are_refused() {
         let svc = service();
         let other = TokenService::new(b"another-secret-another-secret-xx", "odr-gateway", 600);

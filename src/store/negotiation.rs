@@ -101,7 +101,7 @@ pub async fn answer_proposal(
         "remedy": proposal.remedy,
         "recovered_cents": recovered,
         "note": proposal.note,
-        "settled_at": now.to_rfc3339(),
+        "settled_at": crate::clock::beijing(&now),
     });
     let updated = transition(&txn, now, actor, case, action, payload, |m| {
         if accept {
