@@ -3,7 +3,7 @@
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Duration;
-use sea_orm::{ActiveValue::Set, IntoActiveModel};
+use sea_orm::{ActiveValue::Set, IntoActiveModel, TransactionTrait};
 use serde_json::json;
 
 use super::extract::{Auth, JsonBody, Query, page, state};
@@ -266,13 +266,14 @@ async fn update_handler(
         model.status = Set(status.as_str().into());
     }
     model.updated_at = Set(now);
-    let updated = directory::save_handler(&state.db, model).await?;
+    // The status change and the escalation of the handler's open cases commit together.
+    let txn = state.db.begin().await?;
+    let updated = directory::save_handler(&txn, model).await?;
     if suspending {
-        // Cases still in this handler's hands go to its station.
         let actor = Actor::from(&p);
-        for case in complaints::open_at_handler(&state.db, &updated.id).await? {
-            let result = complaints::transition(
-                &state.db,
+        for case in complaints::open_at_handler(&txn, &updated.id).await? {
+            complaints::transition_in(
+                &txn,
                 now,
                 &actor,
                 &case,
@@ -280,12 +281,10 @@ async fn update_handler(
                 json!({ "handler_status": updated.status }),
                 |_| {},
             )
-            .await;
-            if let Err(err) = result {
-                tracing::warn!(complaint = %case.id, error = %err, "could not escalate a suspended handler's case");
-            }
+            .await?;
         }
     }
+    txn.commit().await?;
     Ok(HttpResponse::Ok().json(views::handler(&updated)))
 }
 

@@ -116,7 +116,7 @@ async fn acknowledge(
     let actor = Actor::from(&p);
     let txn = state.db.begin().await?;
     let first_disclosure = case.phone_disclosed_at.is_none();
-    let updated = complaints::transition(
+    let updated = complaints::transition_in(
         &txn,
         now,
         &actor,

@@ -3,8 +3,9 @@
 use chrono::{DateTime, Utc};
 use entity::complaint;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, Select, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    Select, TransactionTrait,
 };
 use serde_json::{Value, json};
 
@@ -183,12 +184,29 @@ pub fn status_of(case: &complaint::Model) -> Result<Status> {
     })
 }
 
-/// Runs `action` on `case` through the lifecycle table: updates the case (with
-/// `edit` for the action's own fields) and appends its event, on `db` — pass
-/// a transaction to combine it with other writes. Fails with 409 when the
-/// table refuses or when the case changed since `case` was read.
-pub async fn transition<C: ConnectionTrait>(
-    db: &C,
+/// Runs `action` on `case` through the lifecycle table in its own transaction.
+/// See [`transition_in`].
+pub async fn transition(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    case: &complaint::Model,
+    action: Action,
+    payload: Value,
+    edit: impl FnOnce(&mut complaint::ActiveModel),
+) -> Result<complaint::Model> {
+    let txn = db.begin().await?;
+    let updated = transition_in(&txn, now, actor, case, action, payload, edit).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Runs `action` on `case` through the lifecycle table inside `txn`: updates the
+/// case (with `edit` for the action's own fields) and appends its event, so
+/// they commit together with whatever else the caller writes in `txn`. Fails
+/// with 409 when the table refuses or when the case changed since `case` was read.
+pub async fn transition_in(
+    db: &DatabaseTransaction,
     now: DateTime<Utc>,
     actor: &Actor,
     case: &complaint::Model,

@@ -9,7 +9,7 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 
-use super::complaints::transition;
+use super::complaints::transition_in;
 use super::events::Actor;
 use super::new_id;
 use crate::domain::lifecycle::Action;
@@ -38,7 +38,7 @@ pub async fn propose(
         "amount_cents": new.amount_cents,
         "note": new.note,
     });
-    let updated = transition(&txn, now, actor, case, Action::Propose, payload, |_| {}).await?;
+    let updated = transition_in(&txn, now, actor, case, Action::Propose, payload, |_| {}).await?;
     proposal::Entity::update_many()
         .col_expr(proposal::Column::Status, "superseded".into())
         .filter(proposal::Column::ComplaintId.eq(case.id.as_str()))
@@ -103,7 +103,7 @@ pub async fn answer_proposal(
         "note": proposal.note,
         "settled_at": crate::clock::beijing(&now),
     });
-    let updated = transition(&txn, now, actor, case, action, payload, |m| {
+    let updated = transition_in(&txn, now, actor, case, action, payload, |m| {
         if accept {
             m.outcome = Set(Some(outcome));
         }
@@ -138,7 +138,7 @@ pub async fn request_extension(
     }
     let id = new_id();
     let payload = json!({ "extension_id": id, "working_days": working_days, "reason": reason });
-    let updated = transition(
+    let updated = transition_in(
         &txn,
         now,
         actor,

@@ -34,7 +34,10 @@ async fn postgres_database() -> Option<String> {
         // Written past the test harness's output capture, so a local run says it.
         PG_SKIPPED.call_once(|| {
             use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "PostgreSQL skipped: DATABASE_URL is not set");
+            let _ = writeln!(
+                std::io::stderr(),
+                "PostgreSQL skipped: DATABASE_URL is not set"
+            );
         });
         return None;
     };
