@@ -11,3 +11,4 @@ pub mod domain;
 pub mod error;
 pub mod store;
 pub mod telemetry;
+pub mod views;

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::extract::{Auth, JsonBody, Query, page, state};
 use super::input::{Input, Optional, Required};
-use super::{Route, route, views};
+use super::{Route, route};
 use crate::auth::Principal;
 use crate::domain::credit_code::CreditCode;
 use crate::domain::lifecycle::{Action, EscalationReason};
@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::store::complaints;
 use crate::store::directory::{self, NewHandler, NewPartner};
 use crate::store::events::Actor;
+use crate::views;
 
 pub fn routes() -> Vec<Route> {
     vec![

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::extract::{Auth, JsonBody, Query, page, state};
 use super::input::{Input, Optional, Required};
-use super::{Route, route, views};
+use super::{Route, route};
 use crate::auth::Principal;
 use crate::domain::credit_code::CreditCode;
 use crate::domain::lifecycle::{Action, Status};
@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::store::complaints::{self, NewComplaint};
 use crate::store::events::Actor;
 use crate::store::{self, idempotency, negotiation, scope};
+use crate::views;
 
 pub fn routes() -> Vec<Route> {
     vec![

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::extract::{Auth, JsonBody, Query, page, state};
 use super::input::{Input, Optional, Required};
-use super::{Route, route, views};
+use super::{Route, route};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::domain::lifecycle::{Action, Status};
@@ -18,6 +18,7 @@ use crate::store::complaints;
 use crate::store::events::{self, Actor, NewEvent};
 use crate::store::negotiation::{self, NewProposal};
 use crate::store::scope;
+use crate::views;
 
 pub fn routes() -> Vec<Route> {
     vec![

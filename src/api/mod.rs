@@ -8,7 +8,6 @@ mod inbox;
 mod input;
 mod ops;
 mod queue;
-pub mod views;
 
 use std::collections::BTreeMap;
 

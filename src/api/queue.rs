@@ -8,13 +8,14 @@ use serde_json::{Value, json};
 
 use super::extract::{Auth, JsonBody, Query, page, state};
 use super::input::{Input, Optional, Required};
-use super::{Route, route, views};
+use super::{Route, route};
 use crate::auth::Principal;
 use crate::domain::lifecycle::{Action, CloseResult, EscalationReason, Status};
 use crate::error::{Error, Result};
 use crate::store::complaints;
 use crate::store::events::Actor;
 use crate::store::scope;
+use crate::views;
 
 pub fn routes() -> Vec<Route> {
     vec![

@@ -1,4 +1,5 @@
-//! How resources look on the wire. Times are RFC 3339 in Beijing time.
+//! How resources look on the wire — in API answers and in webhook bodies.
+//! Times are RFC 3339 in Beijing time.
 
 use chrono::{DateTime, Utc};
 use entity::{complaint, event, handler, partner, proposal, station, user};
