@@ -2,10 +2,13 @@
 
 pub mod api_client;
 pub mod complaint;
+pub mod delivery_attempt;
+pub mod endpoint;
 pub mod event;
 pub mod extension;
 pub mod handler;
 pub mod idempotency_key;
+pub mod outbox;
 pub mod partner;
 pub mod proposal;
 pub mod setting;
