@@ -72,6 +72,18 @@ impl AppState {
     }
 }
 
+/// Starts the background workers that run beside the HTTP server.
+pub fn start_workers(state: &AppState) -> Result<()> {
+    let deliverer = crate::delivery::Deliverer::new(
+        state.db.clone(),
+        state.clock.clone(),
+        state.config.delivery.clone(),
+    )
+    .map_err(Error::internal)?;
+    deliverer.spawn();
+    Ok(())
+}
+
 /// Builds the HTTP server on an already bound listener (tests bind port 0).
 pub fn server(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
     let state = web::Data::new(state);

@@ -42,6 +42,25 @@ pub struct DeliveryConfig {
     #[serde(deserialize_with = "seconds_list")]
     pub retry_schedule: Vec<u64>,
     pub allow_private_targets: bool,
+    /// Delivery workers (tokio tasks) in each gateway process.
+    pub workers: usize,
+    /// Rows one worker claims at a time.
+    pub batch_size: u64,
+    /// How long an idle worker waits before looking for due rows again.
+    pub poll_interval_ms: u64,
+    /// How long a claim holds a row; a crashed worker's rows are due again after it.
+    pub lease_seconds: u64,
+    pub connect_timeout_seconds: u64,
+    pub timeout_seconds: u64,
+    /// Consecutive failures after which an endpoint is paused.
+    pub breaker_failures: u32,
+    /// How long a paused endpoint waits before one probe.
+    pub breaker_pause_seconds: u64,
+    /// Deliveries per second to one endpoint (with `burst`).
+    pub rate_per_second: u32,
+    pub burst: u32,
+    /// How long the previous webhook secret keeps signing after a rotation.
+    pub secret_overlap_seconds: u64,
 }
 
 /// SPEC §5 defaults; the deadline job and calendar use them.
@@ -70,6 +89,17 @@ impl Default for Config {
             delivery: DeliveryConfig {
                 retry_schedule: vec![0, 5, 300, 1800, 7200, 18000, 36000, 36000],
                 allow_private_targets: false,
+                workers: 4,
+                batch_size: 64,
+                poll_interval_ms: 100,
+                lease_seconds: 60,
+                connect_timeout_seconds: 5,
+                timeout_seconds: 15,
+                breaker_failures: 5,
+                breaker_pause_seconds: 60,
+                rate_per_second: 50,
+                burst: 100,
+                secret_overlap_seconds: 24 * 3600,
             },
             deadlines: DeadlineConfig {
                 ack_working_days: 1,
@@ -131,8 +161,50 @@ impl Config {
         if self.max_body_bytes < 1024 {
             return bad("max_body_bytes", "must be at least 1024");
         }
-        if self.delivery.retry_schedule.is_empty() {
+        let dl = &self.delivery;
+        if dl.retry_schedule.is_empty() {
             return bad("delivery.retry_schedule", "needs at least one attempt");
+        }
+        for (key, value, range) in [
+            ("delivery.workers", dl.workers as u64, 1..=64),
+            ("delivery.batch_size", dl.batch_size, 1..=1000),
+            ("delivery.poll_interval_ms", dl.poll_interval_ms, 1..=60_000),
+            ("delivery.lease_seconds", dl.lease_seconds, 5..=3600),
+            (
+                "delivery.connect_timeout_seconds",
+                dl.connect_timeout_seconds,
+                1..=60,
+            ),
+            ("delivery.timeout_seconds", dl.timeout_seconds, 1..=300),
+            (
+                "delivery.breaker_failures",
+                u64::from(dl.breaker_failures),
+                1..=1000,
+            ),
+            (
+                "delivery.breaker_pause_seconds",
+                dl.breaker_pause_seconds,
+                1..=86_400,
+            ),
+            (
+                "delivery.rate_per_second",
+                u64::from(dl.rate_per_second),
+                1..=100_000,
+            ),
+            ("delivery.burst", u64::from(dl.burst), 1..=100_000),
+        ] {
+            if !range.contains(&value) {
+                return bad(
+                    key,
+                    &format!("must be between {} and {}", range.start(), range.end()),
+                );
+            }
+        }
+        if dl.timeout_seconds >= dl.lease_seconds {
+            return bad(
+                "delivery.lease_seconds",
+                "must be longer than delivery.timeout_seconds",
+            );
         }
         let d = &self.deadlines;
         for (key, value) in [

@@ -93,6 +93,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 let world = demo::seed(&state).await?;
                 demo::print(&world, &state, address);
             }
+            app::start_workers(&state)?;
             tracing::info!(%address, "odr-gateway listening");
             app::server(state, listener)?.await?;
         }

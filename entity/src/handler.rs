@@ -15,6 +15,9 @@ pub struct Model {
     pub covers: Json,
     pub status: String,
     pub webhook_secret: String,
+    /// The secret before the last rotation, still signing until `previous_secret_until`.
+    pub previous_webhook_secret: Option<String>,
+    pub previous_secret_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -10,6 +10,8 @@ pub struct Model {
     pub burst: i32,
     pub callback_url: Option<String>,
     pub status: String,
+    /// Signs `complaint.status_changed` callbacks; set when a callback URL is.
+    pub webhook_secret: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

@@ -39,6 +39,19 @@ enum DeliveryAttempts {
 }
 
 #[derive(DeriveIden)]
+enum Partners {
+    Table,
+    WebhookSecret,
+}
+
+#[derive(DeriveIden)]
+enum Handlers {
+    Table,
+    PreviousWebhookSecret,
+    PreviousSecretUntil,
+}
+
+#[derive(DeriveIden)]
 enum Endpoints {
     Table,
     Target,
@@ -131,10 +144,50 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        // Partners with a callback URL get signed status changes too.
+        m.alter_table(
+            Table::alter()
+                .table(Partners::Table)
+                .add_column(string_null(Partners::WebhookSecret))
+                .to_owned(),
+        )
+        .await?;
+        // After a rotation the old secret keeps signing for an overlap.
+        for col in [
+            string_null(Handlers::PreviousWebhookSecret),
+            timestamp_with_time_zone_null(Handlers::PreviousSecretUntil),
+        ] {
+            m.alter_table(
+                Table::alter()
+                    .table(Handlers::Table)
+                    .add_column(col)
+                    .to_owned(),
+            )
+            .await?;
+        }
         Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for col in [
+            Handlers::PreviousWebhookSecret,
+            Handlers::PreviousSecretUntil,
+        ] {
+            m.alter_table(
+                Table::alter()
+                    .table(Handlers::Table)
+                    .drop_column(col)
+                    .to_owned(),
+            )
+            .await?;
+        }
+        m.alter_table(
+            Table::alter()
+                .table(Partners::Table)
+                .drop_column(Partners::WebhookSecret)
+                .to_owned(),
+        )
+        .await?;
         for table in [
             Endpoints::Table.into_iden(),
             DeliveryAttempts::Table.into_iden(),

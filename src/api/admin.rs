@@ -299,11 +299,21 @@ async fn rotate_secret(
     let handler = directory::handler(&state.db, &id)
         .await?
         .ok_or(Error::NotFound)?;
-    let (handler, secret) =
-        directory::rotate_webhook_secret(&state.db, handler, state.clock.now()).await?;
+    let overlap = Duration::seconds(state.config.delivery.secret_overlap_seconds as i64);
+    let (handler, secret) = directory::rotate_webhook_secret(
+        &state.db,
+        handler,
+        state.clock.now(),
+        chrono::Utc::now() + overlap,
+    )
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(json!({ "id": handler.id, "webhook_secret": secret })))
+        .json(json!({
+            "id": handler.id,
+            "webhook_secret": secret,
+            "previous_secret_valid_until": handler.previous_secret_until.as_ref().map(views::time),
+        })))
 }
 
 async fn create_partner(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpResponse> {
@@ -330,6 +340,9 @@ async fn create_partner(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Resu
     let mut body = views::partner(&partner);
     body["client_id"] = json!(credentials.client_id);
     body["client_secret"] = json!(credentials.client_secret);
+    if let Some(secret) = &partner.webhook_secret {
+        body["webhook_secret"] = json!(secret);
+    }
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
         .json(body))

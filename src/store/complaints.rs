@@ -10,7 +10,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use super::events::{self, Actor, NewEvent};
-use super::{directory, new_id};
+use super::{directory, new_id, outbox};
 use crate::domain::lifecycle::{self, Action, EscalationReason, Status};
 use crate::domain::routing::{self, Route};
 use crate::error::{Error, Result};
@@ -171,8 +171,16 @@ pub async fn intake(
         },
     )
     .await?;
+    outbox::enqueue(&txn, &inserted, None, status, None, now).await?;
     txn.commit().await?;
     Ok(inserted)
+}
+
+/// A complaint by id, whoever asks: for the gateway's own workers only.
+pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<complaint::Model>> {
+    Ok(complaint::Entity::find_by_id(id.to_string())
+        .one(db)
+        .await?)
 }
 
 pub fn status_of(case: &complaint::Model) -> Result<Status> {
@@ -261,10 +269,12 @@ pub async fn transition_in(
         },
     )
     .await?;
-    complaint::Entity::find_by_id(case.id.clone())
+    let updated = complaint::Entity::find_by_id(case.id.clone())
         .one(db)
         .await?
-        .ok_or(Error::NotFound)
+        .ok_or(Error::NotFound)?;
+    outbox::enqueue(db, &updated, Some(from), to, Some(action), now).await?;
+    Ok(updated)
 }
 
 /// One page of `select`, ordered by id, after the cursor id.

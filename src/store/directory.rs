@@ -194,6 +194,8 @@ pub async fn enroll_handler(
         covers: Set(json!(new.covers)),
         status: Set(HandlerStatus::Active.as_str().into()),
         webhook_secret: Set(webhook_secret.clone()),
+        previous_webhook_secret: Set(None),
+        previous_secret_until: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -236,14 +238,20 @@ pub async fn save_handler<C: ConnectionTrait>(
     Ok(model.update(db).await?)
 }
 
+/// A new signing secret; the old one keeps signing beside it until
+/// `overlap_until` (real time), so receivers can switch without missing events.
 pub async fn rotate_webhook_secret<C: ConnectionTrait>(
     db: &C,
     current: handler::Model,
     now: DateTime<Utc>,
+    overlap_until: DateTime<Utc>,
 ) -> Result<(handler::Model, String)> {
     let secret = secrets::generate_webhook_secret()?;
+    let previous = current.webhook_secret.clone();
     let mut model: handler::ActiveModel = current.into();
     model.webhook_secret = Set(secret.clone());
+    model.previous_webhook_secret = Set(Some(previous));
+    model.previous_secret_until = Set(Some(overlap_until));
     model.updated_at = Set(now);
     Ok((model.update(db).await?, secret))
 }
@@ -304,6 +312,10 @@ pub async fn create_partner(
 ) -> Result<(partner::Model, Credentials)> {
     let txn = db.begin().await?;
     let id = new_id();
+    let webhook_secret = match new.callback_url {
+        Some(_) => Some(secrets::generate_webhook_secret()?),
+        None => None,
+    };
     let partner = partner::ActiveModel {
         id: Set(id.clone()),
         name: Set(new.name),
@@ -311,6 +323,7 @@ pub async fn create_partner(
         burst: Set(new.burst),
         callback_url: Set(new.callback_url),
         status: Set("active".into()),
+        webhook_secret: Set(webhook_secret),
         created_at: Set(now),
     }
     .insert(&txn)

@@ -1,10 +1,12 @@
 //! Queries and transactions over the `entity` crate. Nothing else touches sea-orm.
 
 pub mod complaints;
+pub mod deliveries;
 pub mod directory;
 pub mod events;
 pub mod idempotency;
 pub mod negotiation;
+pub mod outbox;
 pub mod scope;
 pub mod settings;
 

@@ -2,6 +2,8 @@
 //! SQLite or PostgreSQL, and a client that speaks HTTP to it.
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use std::net::TcpListener;
 use std::sync::Once;
 
@@ -73,6 +75,8 @@ pub async fn spawn(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<
         ..Config::default()
     };
     config.delivery.allow_private_targets = true;
+    config.delivery.poll_interval_ms = 10;
+    config.delivery.workers = 2;
     tweak(&mut config);
     let state = AppState::start(config).await.expect("gateway starts");
     store::directory::create_user(
@@ -85,6 +89,7 @@ pub async fn spawn(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<
     )
     .await
     .expect("admin user");
+    app::start_workers(&state).expect("workers");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("address"));
     let server = app::server(state, listener).expect("server");
@@ -130,6 +135,44 @@ macro_rules! on_both_databases {
             }
         }
     };
+    ($name:ident, config = $tweak:expr, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = common::spawn(common::Backend::Sqlite, $tweak)
+                    .await
+                    .expect("sqlite app");
+                ($body)(app).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = common::spawn(common::Backend::Postgres, $tweak).await {
+                    ($body)(app).await;
+                }
+            }
+        }
+    };
+}
+
+/// Polls `check` until it returns `Some`, failing after `limit`: for effects
+/// of background workers, observed through the API.
+pub async fn eventually<T, F, Fut>(limit: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "condition not reached in {limit:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 pub struct Answer {

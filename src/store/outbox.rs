@@ -1,0 +1,239 @@
+//! The transactional outbox: each state change writes its outbound webhook
+//! events in the same transaction, and delivery workers claim them from here.
+
+use chrono::{DateTime, Duration, Utc};
+use entity::{complaint, handler, outbox, partner};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction,
+    EntityTrait, FromQueryResult, QueryFilter, Statement,
+};
+use serde_json::{Value, json};
+
+use crate::auth::Principal;
+use crate::domain::lifecycle::{Action, EscalationReason, Status};
+use crate::error::Result;
+use crate::views;
+
+pub const FORWARDED: &str = "complaint.forwarded";
+pub const CONSUMER_RESPONDED: &str = "complaint.consumer_responded";
+pub const ESCALATED: &str = "complaint.escalated";
+pub const WITHDRAWN: &str = "complaint.withdrawn";
+pub const STATUS_CHANGED: &str = "complaint.status_changed";
+
+/// Which webhook events a change of `case` (now in its new state) produces for
+/// its handler. Pure, so the list is tested without a database.
+pub fn handler_events(
+    from: Option<Status>,
+    to: Status,
+    action: Option<Action>,
+) -> Vec<&'static str> {
+    let mut events = Vec::new();
+    if from.is_none() && to == Status::Routed {
+        events.push(FORWARDED);
+    }
+    if matches!(
+        action,
+        Some(
+            Action::ConsumerAccept
+                | Action::ConsumerReject
+                | Action::ConsumerObject
+                | Action::ConsumerEscalate
+        )
+    ) {
+        events.push(CONSUMER_RESPONDED);
+    }
+    // A handler whose endpoint failed the forward is not told of the escalation.
+    let delivery_failed = action == Some(Action::Escalate(EscalationReason::DeliveryFailed));
+    let escalates = action.is_some_and(|a| a.escalation_reason().is_some());
+    if to == Status::Escalated && escalates && !delivery_failed {
+        events.push(ESCALATED);
+    }
+    if to == Status::Withdrawn && from.is_some_and(|f| f != Status::Withdrawn) {
+        events.push(WITHDRAWN);
+    }
+    events
+}
+
+fn body(event_type: &str, at: DateTime<Utc>, data: Value) -> Value {
+    json!({ "type": event_type, "timestamp": views::time(&at), "data": data })
+}
+
+async fn insert(
+    txn: &DatabaseTransaction,
+    case: &complaint::Model,
+    target_kind: &str,
+    target_id: &str,
+    event_type: &str,
+    payload: Value,
+) -> Result<()> {
+    let now = Utc::now();
+    outbox::Entity::insert(outbox::ActiveModel {
+        webhook_id: Set(format!("msg_{}", uuid::Uuid::now_v7().simple())),
+        complaint_id: Set(case.id.clone()),
+        target_kind: Set(target_kind.into()),
+        target_id: Set(target_id.into()),
+        event_type: Set(event_type.into()),
+        payload: Set(payload),
+        status: Set("pending".into()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        locked_until: Set(None),
+        last_error: Set(None),
+        created_at: Set(now),
+        delivered_at: Set(None),
+        ..Default::default()
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
+/// Writes the outbound events of one change of `case` inside its transaction.
+/// `at` is business time (the events' `timestamp`); scheduling runs on real time.
+pub async fn enqueue(
+    txn: &DatabaseTransaction,
+    case: &complaint::Model,
+    from: Option<Status>,
+    to: Status,
+    action: Option<Action>,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    if let Some(handler_id) = &case.handler_id
+        && let Some(h) = handler::Entity::find_by_id(handler_id.clone())
+            .one(txn)
+            .await?
+        && h.delivery == "push"
+        && h.webhook_url.is_some()
+        && h.status != "withdrawn"
+    {
+        let viewer = Principal::Handler {
+            handler_id: h.id.clone(),
+        };
+        for event_type in handler_events(from, to, action) {
+            let data = json!({ "complaint": views::complaint(case, &viewer) });
+            insert(
+                txn,
+                case,
+                "handler",
+                &h.id,
+                event_type,
+                body(event_type, at, data),
+            )
+            .await?;
+        }
+    }
+    if from != Some(to)
+        && let Some(p) = partner::Entity::find_by_id(case.partner_id.clone())
+            .one(txn)
+            .await?
+        && p.callback_url.is_some()
+    {
+        let viewer = Principal::Partner {
+            partner_id: p.id.clone(),
+        };
+        let data = json!({
+            "complaint": views::complaint(case, &viewer),
+            "previous_status": from,
+        });
+        insert(
+            txn,
+            case,
+            "partner",
+            &p.id,
+            STATUS_CHANGED,
+            body(STATUS_CHANGED, at, data),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Claims up to `limit` due rows for `lease`: pending, due, not held by a live
+/// lease, and first in line for their complaint and target (in-order delivery).
+/// On PostgreSQL `FOR UPDATE SKIP LOCKED` lets several processes claim at once.
+pub async fn claim<C: ConnectionTrait>(
+    db: &C,
+    lease: Duration,
+    limit: u64,
+) -> Result<Vec<outbox::Model>> {
+    let now = Utc::now();
+    let backend = db.get_database_backend();
+    let (p, skip_locked) = match backend {
+        DatabaseBackend::Postgres => (["$1", "$2", "$3"], "FOR UPDATE SKIP LOCKED"),
+        _ => (["?", "?", "?"], ""),
+    };
+    let sql = format!(
+        "UPDATE outbox SET locked_until = {lease_until} \
+         WHERE id IN (SELECT o.id FROM outbox o \
+            WHERE o.status = 'pending' AND o.next_attempt_at <= {now} \
+              AND (o.locked_until IS NULL OR o.locked_until < {now2}) \
+              AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.complaint_id = o.complaint_id \
+                  AND e.target_id = o.target_id AND e.id < o.id AND e.status = 'pending') \
+            ORDER BY o.id LIMIT {limit} {skip_locked}) \
+         RETURNING *",
+        lease_until = p[0],
+        now = p[1],
+        now2 = p[2],
+    );
+    let stmt = Statement::from_sql_and_values(
+        backend,
+        sql,
+        [(now + lease).into(), now.into(), now.into()],
+    );
+    Ok(outbox::Model::find_by_statement(stmt).all(db).await?)
+}
+
+/// Rows still waiting, for the depth gauge.
+pub async fn pending_count<C: ConnectionTrait>(db: &C) -> Result<u64> {
+    use sea_orm::PaginatorTrait;
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::Status.eq("pending"))
+        .count(db)
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Status as S;
+
+    #[test]
+    fn each_change_tells_the_handler_what_the_spec_lists() {
+        assert_eq!(handler_events(None, S::Routed, None), [FORWARDED]);
+        assert!(handler_events(None, S::Escalated, None).is_empty());
+        assert_eq!(
+            handler_events(
+                Some(S::Negotiating),
+                S::Settled,
+                Some(Action::ConsumerAccept)
+            ),
+            [CONSUMER_RESPONDED]
+        );
+        assert_eq!(
+            handler_events(
+                Some(S::Acknowledged),
+                S::Escalated,
+                Some(Action::ConsumerEscalate)
+            ),
+            [CONSUMER_RESPONDED, ESCALATED]
+        );
+        assert_eq!(
+            handler_events(Some(S::Delivered), S::Escalated, Some(Action::Decline)),
+            [ESCALATED]
+        );
+        assert!(
+            handler_events(
+                Some(S::Routed),
+                S::Escalated,
+                Some(Action::Escalate(EscalationReason::DeliveryFailed))
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            handler_events(Some(S::Delivered), S::Withdrawn, Some(Action::Withdraw)),
+            [WITHDRAWN]
+        );
+        assert!(handler_events(Some(S::Routed), S::Delivered, Some(Action::Deliver)).is_empty());
+        assert!(handler_events(Some(S::Claimed), S::Escalated, Some(Action::Release)).is_empty());
+    }
+}

@@ -1,0 +1,160 @@
+//! A real HTTP receiver for webhooks: records what arrives and answers as told
+//! (200, an error status, 429 with Retry-After, 410, a redirect, or a hang).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use tokio::sync::Notify;
+
+#[derive(Clone, Debug)]
+pub enum Reply {
+    Status(u16),
+    RetryAfter(u16, u64),
+    Redirect(String),
+    /// Never answers (the gateway's timeout must end the attempt).
+    Hang,
+}
+
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub headers: HashMap<String, String>,
+    pub body: String,
+    pub at: Instant,
+}
+
+impl Received {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).expect("webhook body is JSON")
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    script: Mutex<VecDeque<Reply>>,
+    default: Mutex<Option<Reply>>,
+    received: Mutex<Vec<Received>>,
+    arrived: Notify,
+}
+
+#[derive(Clone)]
+pub struct Receiver {
+    pub url: String,
+    shared: Arc<Shared>,
+}
+
+async fn answer(
+    req: HttpRequest,
+    body: web::Bytes,
+    shared: web::Data<Arc<Shared>>,
+) -> HttpResponse {
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let reply = shared
+        .script
+        .lock()
+        .unwrap()
+        .pop_front()
+        .or_else(|| shared.default.lock().unwrap().clone())
+        .unwrap_or(Reply::Status(200));
+    shared.received.lock().unwrap().push(Received {
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+        at: Instant::now(),
+    });
+    shared.arrived.notify_waiters();
+    match reply {
+        Reply::Status(code) => {
+            HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap()).body("ok")
+        }
+        Reply::RetryAfter(code, secs) => {
+            HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap())
+                .insert_header(("Retry-After", secs.to_string()))
+                .finish()
+        }
+        Reply::Redirect(to) => HttpResponse::TemporaryRedirect()
+            .insert_header(("Location", to))
+            .finish(),
+        Reply::Hang => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            HttpResponse::Ok().finish()
+        }
+    }
+}
+
+impl Receiver {
+    pub fn start() -> Receiver {
+        let shared = Arc::new(Shared::default());
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind receiver");
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let data = web::Data::new(shared.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .default_service(web::to(answer))
+        })
+        .workers(1)
+        .listen(listener)
+        .expect("listen")
+        .run();
+        tokio::spawn(server);
+        Receiver { url, shared }
+    }
+
+    /// Answers the next requests with `replies`, in order, then with the default.
+    pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.shared.script.lock().unwrap().extend(replies);
+    }
+
+    pub fn answer_always(&self, reply: Reply) {
+        *self.shared.default.lock().unwrap() = Some(reply);
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.shared.received.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` requests have arrived; fails after `limit`.
+    pub async fn wait_for(&self, n: usize, limit: Duration) -> Vec<Received> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let notified = self.shared.arrived.notified();
+            let got = self.received();
+            if got.len() >= n {
+                return got;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "only {} of {n} webhooks arrived",
+                got.len()
+            );
+            let _ = tokio::time::timeout(left, notified).await;
+        }
+    }
+}
+
+/// Standard Webhooks verification written out from the specification, apart
+/// from the gateway's own signer: HMAC-SHA256 over "id.timestamp.body" with the
+/// base64-decoded part of the whsec_ secret, compared with each `v1,` entry.
+pub fn verifies(secret: &str, received: &Received) -> bool {
+    use base64::Engine;
+    use hmac::Mac;
+    let engine = base64::engine::general_purpose::STANDARD;
+    let key = engine
+        .decode(secret.trim_start_matches("whsec_"))
+        .expect("secret is base64");
+    let id = &received.headers["webhook-id"];
+    let ts = &received.headers["webhook-timestamp"];
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{ts}.{}", received.body).as_bytes());
+    let expected = engine.encode(mac.finalize().into_bytes());
+    received.headers["webhook-signature"]
+        .split(' ')
+        .any(|sig| sig.strip_prefix("v1,") == Some(expected.as_str()))
+}

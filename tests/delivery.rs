@@ -1,0 +1,358 @@
+//! Forwarding over real HTTP: signed pushes, retries, exhaustion, 410, SSRF,
+//! redirects, Retry-After, partner callbacks and secret rotation.
+
+mod common;
+
+use std::time::Duration;
+
+use common::receiver::{Receiver, Reply, verifies};
+use common::{TestApp, eventually, id, intake};
+use odr_gateway::config::Config;
+use odr_gateway::demo::credit_code;
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Push {
+    receiver: Receiver,
+    handler_id: String,
+    handler: String,
+    webhook_secret: String,
+    partner: String,
+    code: String,
+}
+
+/// A station, a push merchant pointing at a fresh receiver, and a partner.
+async fn push_world(app: &TestApp, partner_callback: Option<&str>) -> (Push, Value) {
+    let a = &app.admin;
+    app.post("/v1/stations", a, json!({"code": "QJ", "name": "指挥中心"}))
+        .await
+        .expect(201);
+    let receiver = Receiver::start();
+    let code = credit_code("91429005MA4900001").unwrap();
+    let h = app
+        .post("/v1/handlers", a, json!({"kind": "merchant", "name": "商户", "credit_code": code, "station_code": "QJ", "delivery": "push", "webhook_url": receiver.url}))
+        .await
+        .expect(201);
+    let handler = app
+        .client_token(
+            h["client_id"].as_str().unwrap(),
+            h["client_secret"].as_str().unwrap(),
+        )
+        .await;
+    let p = app
+        .post("/v1/partners", a, json!({"name": "12315", "rate_per_second": 50, "burst": 100, "callback_url": partner_callback}))
+        .await
+        .expect(201);
+    let partner = app
+        .client_token(
+            p["client_id"].as_str().unwrap(),
+            p["client_secret"].as_str().unwrap(),
+        )
+        .await;
+    let push = Push {
+        receiver,
+        handler_id: id(&h),
+        handler,
+        webhook_secret: h["webhook_secret"].as_str().unwrap().to_string(),
+        partner,
+        code,
+    };
+    (push, p)
+}
+
+fn submission(code: &str) -> Value {
+    let mut body = intake(code);
+    body["station_code"] = json!("QJ");
+    body
+}
+
+async fn status_of(app: &TestApp, partner: &str, case: &str) -> Value {
+    app.get(&format!("/v1/complaints/{case}"), partner)
+        .await
+        .expect(200)
+}
+
+async fn until_status(app: &TestApp, partner: &str, case: &str, status: &'static str) -> Value {
+    eventually(WAIT, || async move {
+        let c = status_of(app, partner, case).await;
+        (c["status"] == status).then_some(c)
+    })
+    .await
+}
+
+fn fast_retries(c: &mut Config) {
+    c.delivery.retry_schedule = vec![0, 0, 0];
+    c.delivery.breaker_failures = 100;
+}
+
+on_both_databases!(
+    a_forward_is_signed_and_its_2xx_delivers_the_case,
+    |app: TestApp| async move {
+        let (w, _) = push_world(&app, None).await;
+        let case = id(&app
+            .post("/v1/complaints", &w.partner, submission(&w.code))
+            .await
+            .expect(201));
+        let got = w.receiver.wait_for(1, WAIT).await;
+        let hook = &got[0];
+        assert!(
+            verifies(&w.webhook_secret, hook),
+            "signature must verify: {:?}",
+            hook.headers
+        );
+        assert!(hook.headers["webhook-id"].starts_with("msg_"));
+        let ts: i64 = hook.headers["webhook-timestamp"].parse().unwrap();
+        assert!(
+            (chrono::Utc::now().timestamp() - ts).abs() < 60,
+            "real time, not the manual clock"
+        );
+        let body = hook.json();
+        assert_eq!(body["type"], "complaint.forwarded");
+        assert_eq!(body["data"]["complaint"]["id"], case.as_str());
+        assert!(body["data"]["complaint"]["consumer"]["phone"].is_null());
+        assert_eq!(
+            body["timestamp"], "2026-03-02T09:00:00+08:00",
+            "business time"
+        );
+        let delivered = until_status(&app, &w.partner, &case, "delivered").await;
+        assert_eq!(delivered["received_at"], "2026-03-02T09:00:00+08:00");
+        // Later events follow, in order.
+        app.post(
+            &format!("/v1/inbox/{case}/acknowledge"),
+            &w.handler,
+            json!({}),
+        )
+        .await
+        .expect(200);
+        app.post(
+            &format!("/v1/complaints/{case}/consumer-response"),
+            &w.partner,
+            json!({"decision": "escalate"}),
+        )
+        .await
+        .expect(200);
+        let got = w.receiver.wait_for(3, WAIT).await;
+        let types: Vec<Value> = got.iter().map(|r| r.json()["type"].clone()).collect();
+        assert_eq!(
+            types,
+            [
+                json!("complaint.forwarded"),
+                json!("complaint.consumer_responded"),
+                json!("complaint.escalated")
+            ]
+        );
+        assert_eq!(
+            got[2].json()["data"]["complaint"]["consumer"]["phone"],
+            "13800138000"
+        );
+        let ids: std::collections::BTreeSet<_> = got
+            .iter()
+            .map(|r| r.headers["webhook-id"].clone())
+            .collect();
+        assert_eq!(ids.len(), 3);
+    }
+);
+
+on_both_databases!(
+    a_failed_attempt_is_retried_with_the_same_webhook_id,
+    config = fast_retries,
+    |app: TestApp| async move {
+        let (w, _) = push_world(&app, None).await;
+        w.receiver.script([Reply::Status(500), Reply::Status(503)]);
+        let case = id(&app
+            .post("/v1/complaints", &w.partner, submission(&w.code))
+            .await
+            .expect(201));
+        let got = w.receiver.wait_for(3, WAIT).await;
+        assert!(
+            got.iter()
+                .all(|r| r.headers["webhook-id"] == got[0].headers["webhook-id"])
+        );
+        assert!(got.iter().all(|r| verifies(&w.webhook_secret, r)));
+        until_status(&app, &w.partner, &case, "delivered").await;
+    }
+);
+
+on_both_databases!(
+    exhausted_retries_escalate_the_case_as_delivery_failed,
+    config = fast_retries,
+    |app: TestApp| async move {
+        let (w, _) = push_world(&app, None).await;
+        w.receiver.answer_always(Reply::Status(500));
+        let case = id(&app
+            .post("/v1/complaints", &w.partner, submission(&w.code))
+            .await
+            .expect(201));
+        let escalated = until_status(&app, &w.partner, &case, "escalated").await;
+        assert_eq!(escalated["escalation_reason"], "delivery_failed");
+        assert_eq!(
+            w.receiver.received().len(),
+            3,
+            "one attempt per scheduled slot"
+        );
+    }
+);
+
+on_both_databases!(
+    a_410_disables_the_endpoint,
+    config = fast_retries,
+    |app: TestApp| async move {
+        let (w, _) = push_world(&app, None).await;
+        w.receiver.script([Reply::Status(410)]);
+        let first = id(&app
+            .post("/v1/complaints", &w.partner, submission(&w.code))
+            .await
+            .expect(201));
+        until_status(&app, &w.partner, &first, "escalated").await;
+        let second = id(&app
+            .post("/v1/complaints", &w.partner, submission(&w.code))
+            .await
+            .expect(201));
+        let c = until_status(&app, &w.partner, &second, "escalated").await;
+        assert_eq!(c["escalation_reason"], "delivery_failed");
+        assert_eq!(
+            w.receiver.received().len(),
+            1,
+            "a disabled endpoint is not called again"
+        );
+    }
+);
+
+on_both_databases!(
+    internal_targets_are_refused_unless_allowed,
+    config = |c: &mut Config| {
+        fast_retries(c);
+        c.delivery.allow_private_targets = false;
+    },
+    |app: TestApp| async move {
+        let (w, _) = push_world(&app, None).await;
+        let case = id(&app
+            .post("/v1/complaints", &w.partner, submission(&w.code))
+            .await
+            .expect(201));
+        let c = until_status(&app, &w.partner, &case, "escalated").await;
+        assert_eq!(c["escalation_reason"], "delivery_failed");
+        assert!(
+            w.receiver.received().is_empty(),
+            "nothing may reach 127.0.0.1"
+        );
+    }
+);
+
+on_both_databases!(
+    redirects_are_not_followed,
+    config = fast_retries,
+    |app: TestApp| async move {
+        let (w, _) = push_world(&app, None).await;
+        let elsewhere = Receiver::start();
+        w.receiver
+            .answer_always(Reply::Redirect(elsewhere.url.clone()));
+        let case = id(&app
+            .post("/v1/complaints", &w.partner, submission(&w.code))
+            .await
+            .expect(201));
+        until_status(&app, &w.partner, &case, "escalated").await;
+        assert!(elsewhere.received().is_empty());
+    }
+);
+
+on_both_databases!(
+    retry_after_is_honoured,
+    config = fast_retries,
+    |app: TestApp| async move {
+        let (w, _) = push_world(&app, None).await;
+        w.receiver.script([Reply::RetryAfter(429, 2)]);
+        let case = id(&app
+            .post("/v1/complaints", &w.partner, submission(&w.code))
+            .await
+            .expect(201));
+        let got = w.receiver.wait_for(2, WAIT).await;
+        assert!(
+            got[1].at - got[0].at >= Duration::from_secs(2),
+            "waited {:?}",
+            got[1].at - got[0].at
+        );
+        until_status(&app, &w.partner, &case, "delivered").await;
+    }
+);
+
+on_both_databases!(
+    a_hanging_endpoint_times_out_and_is_retried,
+    config = |c: &mut Config| {
+        fast_retries(c);
+        c.delivery.timeout_seconds = 1;
+    },
+    |app: TestApp| async move {
+        let (w, _) = push_world(&app, None).await;
+        w.receiver.script([Reply::Hang]);
+        let case = id(&app
+            .post("/v1/complaints", &w.partner, submission(&w.code))
+            .await
+            .expect(201));
+        until_status(&app, &w.partner, &case, "delivered").await;
+        assert_eq!(w.receiver.received().len(), 2);
+    }
+);
+
+on_both_databases!(
+    partners_with_a_callback_get_signed_status_changes,
+    |app: TestApp| async move {
+        let callback = Receiver::start();
+        let (w, p) = push_world(&app, Some(&callback.url)).await;
+        let secret = p["webhook_secret"]
+            .as_str()
+            .expect("partner webhook secret shown once")
+            .to_string();
+        let case = id(&app
+            .post("/v1/complaints", &w.partner, submission(&w.code))
+            .await
+            .expect(201));
+        until_status(&app, &w.partner, &case, "delivered").await;
+        let got = callback.wait_for(2, WAIT).await;
+        assert!(got.iter().all(|r| verifies(&secret, r)));
+        let changes: Vec<(Value, Value)> = got
+            .iter()
+            .map(|r| {
+                (
+                    r.json()["data"]["previous_status"].clone(),
+                    r.json()["data"]["complaint"]["status"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                (Value::Null, json!("routed")),
+                (json!("routed"), json!("delivered"))
+            ]
+        );
+        assert!(
+            got.iter()
+                .all(|r| r.json()["type"] == "complaint.status_changed")
+        );
+    }
+);
+
+on_both_databases!(
+    a_rotated_secret_signs_beside_the_old_one_during_the_overlap,
+    |app: TestApp| async move {
+        let (w, _) = push_world(&app, None).await;
+        let rotated = app
+            .post(
+                &format!("/v1/handlers/{}/rotate-secret", w.handler_id),
+                &app.admin,
+                json!({}),
+            )
+            .await
+            .expect(200);
+        let new_secret = rotated["webhook_secret"].as_str().unwrap();
+        app.post("/v1/complaints", &w.partner, submission(&w.code))
+            .await
+            .expect(201);
+        let got = w.receiver.wait_for(1, WAIT).await;
+        assert_eq!(got[0].headers["webhook-signature"].split(' ').count(), 2);
+        assert!(verifies(new_secret, &got[0]));
+        assert!(verifies(&w.webhook_secret, &got[0]));
+    }
+);
