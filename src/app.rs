@@ -4,6 +4,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
+use actix_web::dev::Service;
 use actix_web::{App, HttpServer, web};
 use chrono::Utc;
 use sea_orm::DatabaseConnection;
@@ -14,6 +15,7 @@ use crate::auth::tokens::TokenService;
 use crate::clock::BusinessClock;
 use crate::config::{ClockMode, Config};
 use crate::error::{Error, Result};
+use crate::metrics::Metrics;
 use crate::store::{self, settings};
 
 /// What every request handler can reach.
@@ -22,6 +24,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: BusinessClock,
     pub tokens: TokenService,
+    pub metrics: Arc<Metrics>,
 }
 
 const JWT_SECRET_KEY: &str = "jwt_secret";
@@ -60,6 +63,7 @@ impl AppState {
             config: Arc::new(config),
             clock,
             tokens,
+            metrics: Arc::new(Metrics::new().map_err(Error::internal)?),
         })
     }
 
@@ -78,6 +82,7 @@ pub fn start_workers(state: &AppState) -> Result<()> {
         state.db.clone(),
         state.clock.clone(),
         state.config.delivery.clone(),
+        state.metrics.clone(),
     )
     .map_err(Error::internal)?;
     deliverer.spawn();
@@ -88,7 +93,21 @@ pub fn start_workers(state: &AppState) -> Result<()> {
 pub fn server(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
+        let metrics = state.metrics.clone();
         App::new()
+            .wrap_fn(move |req, srv| {
+                let metrics = metrics.clone();
+                let answer = srv.call(req);
+                async move {
+                    let res = answer.await?;
+                    let class = format!("{}xx", res.status().as_u16() / 100);
+                    metrics
+                        .http_requests
+                        .with_label_values(&[class.as_str()])
+                        .inc();
+                    Ok(res)
+                }
+            })
             .wrap(TracingLogger::default())
             .app_data(state.clone())
             .configure(crate::api::configure)

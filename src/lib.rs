@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod store;
 pub mod telemetry;
 pub mod views;

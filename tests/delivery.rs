@@ -356,3 +356,211 @@ on_both_databases!(
         assert!(verifies(&w.webhook_secret, &got[0]));
     }
 );
+
+on_both_databases!(
+    admins_see_attempts_and_redeliver_a_dead_event,
+    config = fast_retries,
+    |app: TestApp| async move {
+        let (w, _) = push_world(&app, None).await;
+        w.receiver
+            .script([Reply::Status(500), Reply::Status(500), Reply::Status(502)]);
+        let case = id(&app
+            .post("/v1/complaints", &w.partner, submission(&w.code))
+            .await
+            .expect(201));
+        until_status(&app, &w.partner, &case, "escalated").await;
+        let attempts = app
+            .get(
+                &format!("/v1/deliveries/attempts?complaint_id={case}"),
+                &app.admin,
+            )
+            .await
+            .expect(200);
+        let codes: Vec<Value> = attempts["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["status_code"].clone())
+            .collect();
+        assert_eq!(codes, [json!(500), json!(500), json!(502)]);
+        assert!(attempts["items"][0]["latency_ms"].is_i64());
+        let by_handler = app
+            .get(
+                &format!("/v1/deliveries/attempts?handler_id={}", w.handler_id),
+                &app.admin,
+            )
+            .await
+            .expect(200);
+        assert_eq!(by_handler["items"].as_array().unwrap().len(), 3);
+        let events = app
+            .get(
+                &format!("/v1/deliveries?complaint_id={case}&status=dead"),
+                &app.admin,
+            )
+            .await
+            .expect(200);
+        let dead = &events["items"][0];
+        assert_eq!(
+            (dead["type"].as_str(), dead["attempts"].as_i64()),
+            (Some("complaint.forwarded"), Some(3))
+        );
+        let webhook_id = dead["webhook_id"].as_str().unwrap();
+        app.post(
+            &format!("/v1/deliveries/{webhook_id}/redeliver"),
+            &app.admin,
+            json!({}),
+        )
+        .await
+        .expect(202);
+        let got = w.receiver.wait_for(4, WAIT).await;
+        assert_eq!(
+            got[3].headers["webhook-id"], webhook_id,
+            "the same event, the same id"
+        );
+        eventually(WAIT, || async {
+            let e = app
+                .get(&format!("/v1/deliveries?complaint_id={case}"), &app.admin)
+                .await
+                .expect(200);
+            (e["items"][0]["status"] == "delivered").then_some(())
+        })
+        .await;
+        assert_eq!(
+            app.post("/v1/deliveries/msg_nope/redeliver", &app.admin, json!({}))
+                .await
+                .status,
+            404
+        );
+        assert_eq!(app.get("/v1/deliveries", &w.partner).await.status, 403);
+        let metrics = app.call(reqwest::Method::GET, "/metrics", None, None).await;
+        let text = metrics.body.as_str().unwrap().to_string();
+        assert!(
+            text.contains("odr_deliveries_total{outcome=\"failed\"} 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("odr_deliveries_total{outcome=\"delivered\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("odr_outbox_pending 0"), "{text}");
+        assert!(
+            text.contains("odr_delivery_attempt_seconds_count{target_kind=\"handler\"} 4"),
+            "{text}"
+        );
+    }
+);
+
+on_both_databases!(
+    a_failing_endpoint_is_paused_until_resumed,
+    config = |c: &mut Config| {
+        c.delivery.retry_schedule = vec![0, 0, 0, 0, 0, 0];
+        c.delivery.breaker_failures = 2;
+        c.delivery.breaker_pause_seconds = 3600;
+    },
+    |app: TestApp| async move {
+        let (w, _) = push_world(&app, None).await;
+        w.receiver.script([Reply::Status(500), Reply::Status(500)]);
+        let case = id(&app
+            .post("/v1/complaints", &w.partner, submission(&w.code))
+            .await
+            .expect(201));
+        w.receiver.wait_for(2, WAIT).await;
+        let endpoint = format!("/v1/handlers/{}/endpoint", w.handler_id);
+        let paused = eventually(WAIT, || async {
+            let e = app.get(&endpoint, &app.admin).await.expect(200);
+            (e["state"] == "open").then_some(e)
+        })
+        .await;
+        assert!(paused["paused_until"].is_string());
+        let metrics = app.call(reqwest::Method::GET, "/metrics", None, None).await;
+        assert!(
+            metrics
+                .body
+                .as_str()
+                .unwrap()
+                .contains("odr_endpoints_paused 1")
+        );
+        // Paused: the case still sits routed and the receiver hears nothing more.
+        assert_eq!(status_of(&app, &w.partner, &case).await["status"], "routed");
+        assert_eq!(w.receiver.received().len(), 2);
+        let resumed = app
+            .post(&format!("{endpoint}/resume"), &app.admin, json!({}))
+            .await
+            .expect(200);
+        assert_eq!(resumed["state"], "closed");
+        // Resuming puts the waiting event back in line at once.
+        until_status(&app, &w.partner, &case, "delivered").await;
+    }
+);
+
+on_both_databases!(
+    a_handlers_dead_events_can_be_replayed,
+    config = fast_retries,
+    |app: TestApp| async move {
+        let (w, _) = push_world(&app, None).await;
+        let case = id(&app
+            .post("/v1/complaints", &w.partner, submission(&w.code))
+            .await
+            .expect(201));
+        until_status(&app, &w.partner, &case, "delivered").await;
+        app.post(
+            &format!("/v1/inbox/{case}/acknowledge"),
+            &w.handler,
+            json!({}),
+        )
+        .await
+        .expect(200);
+        w.receiver.answer_always(Reply::Status(500));
+        app.post(
+            &format!("/v1/complaints/{case}/withdraw"),
+            &w.partner,
+            json!({}),
+        )
+        .await
+        .expect(200);
+        eventually(WAIT, || async {
+            let e = app
+                .get(
+                    &format!("/v1/deliveries?complaint_id={case}&status=dead"),
+                    &app.admin,
+                )
+                .await
+                .expect(200);
+            (e["items"].as_array().unwrap().len() == 1).then_some(())
+        })
+        .await;
+        w.receiver.answer_always(Reply::Status(200));
+        let window = json!({"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"});
+        let replayed = app
+            .post(
+                &format!("/v1/handlers/{}/replay", w.handler_id),
+                &app.admin,
+                window,
+            )
+            .await
+            .expect(202);
+        assert_eq!(replayed["requeued"], 1);
+        let got = eventually(WAIT, || async {
+            let got = w.receiver.received();
+            got.iter()
+                .any(|r| {
+                    r.json()["type"] == "complaint.withdrawn"
+                        && r.headers.contains_key("webhook-id")
+                })
+                .then_some(got)
+        })
+        .await;
+        assert_eq!(got.last().unwrap().json()["type"], "complaint.withdrawn");
+        let bad = app
+            .post(
+                &format!("/v1/handlers/{}/replay", w.handler_id),
+                &app.admin,
+                json!({"from": "2100-01-01T00:00:00Z", "to": "2000-01-01T00:00:00Z"}),
+            )
+            .await;
+        assert_eq!(
+            (bad.status.as_u16(), bad.fields()),
+            (422, vec!["to".to_string()])
+        );
+    }
+);

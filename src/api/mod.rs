@@ -3,6 +3,7 @@
 mod admin;
 mod auth;
 mod complaints;
+mod deliveries;
 mod extract;
 mod inbox;
 mod input;
@@ -47,6 +48,7 @@ pub fn routes() -> Vec<Route> {
     all.extend(complaints::routes());
     all.extend(inbox::routes());
     all.extend(queue::routes());
+    all.extend(deliveries::routes());
     all
 }
 

@@ -16,6 +16,7 @@ pub fn routes() -> Vec<Route> {
         route(Method::GET, "/healthz", healthz),
         route(Method::GET, "/readyz", readyz),
         route(Method::GET, "/openapi.yaml", openapi),
+        route(Method::GET, "/metrics", metrics),
     ]
 }
 
@@ -31,6 +32,14 @@ async fn readyz(req: HttpRequest) -> Result<HttpResponse> {
         HttpResponse::ServiceUnavailable()
             .json(json!({ "status": "unavailable", "database": "unreachable" }))
     })
+}
+
+async fn metrics(req: HttpRequest) -> Result<HttpResponse> {
+    let state = state(&req)?;
+    let text = state.metrics.render(&state.db).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(text))
 }
 
 async fn openapi() -> HttpResponse {

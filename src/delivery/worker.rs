@@ -20,6 +20,7 @@ use super::{schedule, signature, target};
 use crate::clock::BusinessClock;
 use crate::config::DeliveryConfig;
 use crate::domain::lifecycle::{Action, EscalationReason, Status};
+use crate::metrics::Metrics;
 use crate::store::events::Actor;
 use crate::store::{complaints, deliveries, directory, outbox as queue};
 
@@ -37,6 +38,7 @@ pub struct Deliverer {
     config: DeliveryConfig,
     client: reqwest::Client,
     limiter: Limiter,
+    metrics: Arc<Metrics>,
 }
 
 /// How one attempt ended.
@@ -58,6 +60,7 @@ impl Deliverer {
         db: DatabaseConnection,
         clock: BusinessClock,
         config: DeliveryConfig,
+        metrics: Arc<Metrics>,
     ) -> Result<Arc<Self>, reqwest::Error> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
@@ -75,6 +78,7 @@ impl Deliverer {
             config,
             client,
             limiter,
+            metrics,
         }))
     }
 
@@ -200,7 +204,18 @@ impl Deliverer {
         self.limiter.until_key_ready(&endpoint_key).await;
         let started = Instant::now();
         let outcome = self.send(row, &dest).await;
-        let latency_ms = started.elapsed().as_millis() as i64;
+        let elapsed = started.elapsed();
+        let latency_ms = elapsed.as_millis() as i64;
+        self.metrics
+            .attempt_seconds
+            .with_label_values(&[row.target_kind.as_str()])
+            .observe(elapsed.as_secs_f64());
+        let label = match &outcome {
+            Outcome::Delivered(_) => "delivered",
+            Outcome::Gone => "gone",
+            Outcome::Failed { .. } => "failed",
+        };
+        self.metrics.deliveries.with_label_values(&[label]).inc();
         let (status_code, error) = match &outcome {
             Outcome::Delivered(code) => (Some(*code), None),
             Outcome::Gone => (Some(410), Some("410 Gone".to_string())),

@@ -4,7 +4,10 @@
 use chrono::{DateTime, Utc};
 use entity::{delivery_attempt, endpoint, outbox};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder,
+};
 
 use crate::error::Result;
 
@@ -97,4 +100,155 @@ pub async fn save_endpoint<C: ConnectionTrait>(
     .exec_without_returning(db)
     .await?;
     Ok(())
+}
+
+pub struct Gauges {
+    pub pending: i64,
+    pub oldest_pending_seconds: i64,
+    pub endpoints_paused: i64,
+}
+
+pub async fn gauges<C: ConnectionTrait>(db: &C) -> Result<Gauges> {
+    let pending = outbox::Entity::find()
+        .filter(outbox::Column::Status.eq("pending"))
+        .count(db)
+        .await?;
+    let oldest = outbox::Entity::find()
+        .filter(outbox::Column::Status.eq("pending"))
+        .order_by_asc(outbox::Column::Id)
+        .one(db)
+        .await?;
+    let paused = endpoint::Entity::find()
+        .filter(endpoint::Column::State.ne("closed"))
+        .count(db)
+        .await?;
+    Ok(Gauges {
+        pending: i64::try_from(pending).unwrap_or(i64::MAX),
+        oldest_pending_seconds: oldest
+            .map_or(0, |o| (Utc::now() - o.created_at).num_seconds().max(0)),
+        endpoints_paused: i64::try_from(paused).unwrap_or(i64::MAX),
+    })
+}
+
+/// Outbox events, newest last, filtered by complaint, target and status.
+pub async fn events<C: ConnectionTrait>(
+    db: &C,
+    complaint_id: Option<&str>,
+    handler_id: Option<&str>,
+    status: Option<&str>,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<Vec<outbox::Model>> {
+    use sea_orm::QuerySelect;
+    let mut q = outbox::Entity::find().order_by_asc(outbox::Column::Id);
+    if let Some(id) = complaint_id {
+        q = q.filter(outbox::Column::ComplaintId.eq(id));
+    }
+    if let Some(id) = handler_id {
+        q = q
+            .filter(outbox::Column::TargetKind.eq("handler"))
+            .filter(outbox::Column::TargetId.eq(id));
+    }
+    if let Some(status) = status {
+        q = q.filter(outbox::Column::Status.eq(status));
+    }
+    if let Some(after) = after {
+        q = q.filter(outbox::Column::Id.gt(after));
+    }
+    Ok(q.limit(limit).all(db).await?)
+}
+
+pub async fn attempts<C: ConnectionTrait>(
+    db: &C,
+    complaint_id: Option<&str>,
+    handler_id: Option<&str>,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<Vec<delivery_attempt::Model>> {
+    use sea_orm::QuerySelect;
+    let mut q = delivery_attempt::Entity::find().order_by_asc(delivery_attempt::Column::Id);
+    if let Some(id) = complaint_id {
+        q = q.filter(delivery_attempt::Column::ComplaintId.eq(id));
+    }
+    if let Some(id) = handler_id {
+        q = q
+            .filter(delivery_attempt::Column::TargetKind.eq("handler"))
+            .filter(delivery_attempt::Column::TargetId.eq(id));
+    }
+    if let Some(after) = after {
+        q = q.filter(delivery_attempt::Column::Id.gt(after));
+    }
+    Ok(q.limit(limit).all(db).await?)
+}
+
+/// Puts one event back in line with a fresh schedule.
+pub async fn redeliver<C: ConnectionTrait>(
+    db: &C,
+    webhook_id: &str,
+) -> Result<Option<outbox::Model>> {
+    // A row a worker holds right now is left to that worker.
+    let now = Utc::now();
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::Status, Expr::value("pending"))
+        .col_expr(outbox::Column::Attempts, Expr::value(0))
+        .col_expr(outbox::Column::NextAttemptAt, Expr::value(Utc::now()))
+        .col_expr(
+            outbox::Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(outbox::Column::WebhookId.eq(webhook_id))
+        .filter(
+            sea_orm::Condition::any()
+                .add(outbox::Column::LockedUntil.is_null())
+                .add(outbox::Column::LockedUntil.lt(now)),
+        )
+        .exec(db)
+        .await?;
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::WebhookId.eq(webhook_id))
+        .one(db)
+        .await?)
+}
+
+/// Puts a handler's dead events created in `[from, to)` back in line.
+pub async fn replay<C: ConnectionTrait>(
+    db: &C,
+    handler_id: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<u64> {
+    let reset = outbox::Entity::update_many()
+        .col_expr(outbox::Column::Status, Expr::value("pending"))
+        .col_expr(outbox::Column::Attempts, Expr::value(0))
+        .col_expr(outbox::Column::NextAttemptAt, Expr::value(Utc::now()))
+        .col_expr(
+            outbox::Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(outbox::Column::TargetKind.eq("handler"))
+        .filter(outbox::Column::TargetId.eq(handler_id))
+        .filter(outbox::Column::Status.eq("dead"))
+        .filter(outbox::Column::CreatedAt.gte(from))
+        .filter(outbox::Column::CreatedAt.lt(to))
+        .exec(db)
+        .await?;
+    Ok(reset.rows_affected)
+}
+
+/// After an endpoint is resumed, the rows that waited for it are due now.
+pub async fn wake_target<C: ConnectionTrait>(
+    db: &C,
+    target_kind: &str,
+    target_id: &str,
+) -> Result<u64> {
+    let now = Utc::now();
+    let woken = outbox::Entity::update_many()
+        .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
+        .filter(outbox::Column::TargetKind.eq(target_kind))
+        .filter(outbox::Column::TargetId.eq(target_id))
+        .filter(outbox::Column::Status.eq("pending"))
+        .filter(outbox::Column::NextAttemptAt.gt(now))
+        .exec(db)
+        .await?;
+    Ok(woken.rows_affected)
 }

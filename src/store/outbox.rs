@@ -4,8 +4,8 @@
 use chrono::{DateTime, Duration, Utc};
 use entity::{complaint, handler, outbox, partner};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction,
-    EntityTrait, FromQueryResult, QueryFilter, Statement,
+    ActiveValue::Set, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait,
+    FromQueryResult, Statement,
 };
 use serde_json::{Value, json};
 
@@ -181,15 +181,6 @@ pub async fn claim<C: ConnectionTrait>(
         [(now + lease).into(), now.into(), now.into()],
     );
     Ok(outbox::Model::find_by_statement(stmt).all(db).await?)
-}
-
-/// Rows still waiting, for the depth gauge.
-pub async fn pending_count<C: ConnectionTrait>(db: &C) -> Result<u64> {
-    use sea_orm::PaginatorTrait;
-    Ok(outbox::Entity::find()
-        .filter(outbox::Column::Status.eq("pending"))
-        .count(db)
-        .await?)
 }
 
 #[cfg(test)]

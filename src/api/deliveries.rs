@@ -1,0 +1,182 @@
+//! The operator's view of forwarding: events and attempts, redelivery, replay,
+//! and each endpoint's breaker state.
+
+use actix_web::http::Method;
+use actix_web::{HttpRequest, HttpResponse, web};
+use entity::{delivery_attempt, outbox};
+use serde_json::{Value, json};
+
+use super::extract::{Auth, JsonBody, Query, page, state};
+use super::input::{Input, Required};
+use super::{Route, route};
+use crate::error::{Error, Result};
+use crate::store::{deliveries, directory};
+use crate::views;
+
+pub fn routes() -> Vec<Route> {
+    vec![
+        route(Method::GET, "/v1/deliveries", list_events),
+        route(Method::GET, "/v1/deliveries/attempts", list_attempts),
+        route(
+            Method::POST,
+            "/v1/deliveries/{webhook_id}/redeliver",
+            redeliver,
+        ),
+        route(Method::POST, "/v1/handlers/{id}/replay", replay),
+        route(Method::GET, "/v1/handlers/{id}/endpoint", endpoint),
+        route(Method::POST, "/v1/handlers/{id}/endpoint/resume", resume),
+    ]
+}
+
+fn event_view(o: &outbox::Model) -> Value {
+    json!({
+        "webhook_id": o.webhook_id,
+        "complaint_id": o.complaint_id,
+        "target": {"kind": o.target_kind, "id": o.target_id},
+        "type": o.event_type,
+        "status": o.status,
+        "attempts": o.attempts,
+        "next_attempt_at": views::time(&o.next_attempt_at),
+        "last_error": o.last_error,
+        "created_at": views::time(&o.created_at),
+        "delivered_at": o.delivered_at.as_ref().map(views::time),
+    })
+}
+
+fn attempt_view(a: &delivery_attempt::Model) -> Value {
+    json!({
+        "id": a.id,
+        "outbox_id": a.outbox_id,
+        "complaint_id": a.complaint_id,
+        "target": {"kind": a.target_kind, "id": a.target_id},
+        "attempted_at": views::time(&a.attempted_at),
+        "status_code": a.status_code,
+        "latency_ms": a.latency_ms,
+        "error": a.error,
+    })
+}
+
+fn after(q: &Query) -> Result<Option<i64>> {
+    q.after
+        .as_deref()
+        .map(|c| {
+            c.parse::<i64>()
+                .map_err(|_| Error::field("cursor", "is not a cursor this API returned"))
+        })
+        .transpose()
+}
+
+async fn list_events(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
+    p.require_admin()?;
+    let state = state(&req)?;
+    let q = Query::parse(&req, &["complaint_id", "handler_id", "status"])?;
+    let status = q.params.get("status").map(String::as_str);
+    if status.is_some_and(|s| !["pending", "delivered", "dead", "skipped"].contains(&s)) {
+        return Err(Error::field(
+            "status",
+            "must be one of: pending, delivered, dead, skipped",
+        ));
+    }
+    let rows = deliveries::events(
+        &state.db,
+        q.params.get("complaint_id").map(String::as_str),
+        q.params.get("handler_id").map(String::as_str),
+        status,
+        after(&q)?,
+        q.limit + 1,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(page(rows, q.limit, |o| o.id.to_string(), event_view)))
+}
+
+async fn list_attempts(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
+    p.require_admin()?;
+    let state = state(&req)?;
+    let q = Query::parse(&req, &["complaint_id", "handler_id"])?;
+    let rows = deliveries::attempts(
+        &state.db,
+        q.params.get("complaint_id").map(String::as_str),
+        q.params.get("handler_id").map(String::as_str),
+        after(&q)?,
+        q.limit + 1,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(page(rows, q.limit, |a| a.id.to_string(), attempt_view)))
+}
+
+async fn redeliver(
+    req: HttpRequest,
+    Auth(p): Auth,
+    webhook_id: web::Path<String>,
+) -> Result<HttpResponse> {
+    p.require_admin()?;
+    let state = state(&req)?;
+    let row = deliveries::redeliver(&state.db, &webhook_id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(HttpResponse::Accepted().json(event_view(&row)))
+}
+
+async fn replay(
+    req: HttpRequest,
+    Auth(p): Auth,
+    id: web::Path<String>,
+    body: JsonBody,
+) -> Result<HttpResponse> {
+    p.require_admin()?;
+    let state = state(&req)?;
+    let mut input = Input::new(&body.value)?;
+    let from = input.time("from", Required);
+    let to = input.time("to", Required);
+    if let (Some(f), Some(t)) = (from, to)
+        && f >= t
+    {
+        input.error("to", "must be later than from");
+    }
+    input.finish()?;
+    directory::handler(&state.db, &id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let count = deliveries::replay(
+        &state.db,
+        &id,
+        Input::got(from, "from")?,
+        Input::got(to, "to")?,
+    )
+    .await?;
+    Ok(HttpResponse::Accepted().json(json!({ "requeued": count })))
+}
+
+async fn endpoint(req: HttpRequest, Auth(p): Auth, id: web::Path<String>) -> Result<HttpResponse> {
+    p.require_admin()?;
+    let state = state(&req)?;
+    let handler = directory::handler(&state.db, &id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let e = deliveries::endpoint(&state.db, &format!("handler:{}", handler.id)).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "handler_id": handler.id,
+        "webhook_url": handler.webhook_url,
+        "state": e.as_ref().map_or("closed", |e| e.state.as_str()),
+        "consecutive_failures": e.as_ref().map_or(0, |e| e.consecutive_failures),
+        "paused_until": e.as_ref().and_then(|e| e.paused_until.as_ref()).map(views::time),
+    })))
+}
+
+async fn resume(req: HttpRequest, Auth(p): Auth, id: web::Path<String>) -> Result<HttpResponse> {
+    p.require_admin()?;
+    let state = state(&req)?;
+    let handler = directory::handler(&state.db, &id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    deliveries::save_endpoint(
+        &state.db,
+        &format!("handler:{}", handler.id),
+        "closed",
+        0,
+        None,
+    )
+    .await?;
+    deliveries::wake_target(&state.db, "handler", &handler.id).await?;
+    endpoint(req, Auth(p), id).await
+}
