@@ -564,3 +564,79 @@ on_both_databases!(
         );
     }
 );
+
+on_both_databases!(
+    each_complaints_events_arrive_in_order_despite_random_failures,
+    config = |c: &mut Config| {
+        c.delivery.retry_schedule = vec![0; 12];
+        c.delivery.breaker_failures = 10_000;
+    },
+    |app: TestApp| async move {
+        let (w, _) = push_world(&app, None).await;
+        w.receiver.fail_randomly(30, 0x5eed);
+        let order = [
+            "complaint.forwarded",
+            "complaint.consumer_responded",
+            "complaint.escalated",
+            "complaint.withdrawn",
+        ];
+        let mut cases = Vec::new();
+        for _ in 0..50 {
+            let case = id(&app
+                .post("/v1/complaints", &w.partner, submission(&w.code))
+                .await
+                .expect(201));
+            app.post(
+                &format!("/v1/complaints/{case}/consumer-response"),
+                &w.partner,
+                json!({"decision": "escalate"}),
+            )
+            .await
+            .expect(200);
+            app.post(
+                &format!("/v1/complaints/{case}/withdraw"),
+                &w.partner,
+                json!({}),
+            )
+            .await
+            .expect(200);
+            cases.push(case);
+        }
+        let all = eventually(Duration::from_secs(60), || async {
+            let got = w.receiver.received();
+            let delivered = got.iter().filter(|r| r.status == 200).count();
+            (delivered >= cases.len() * order.len()).then_some(got)
+        })
+        .await;
+        assert!(
+            all.iter().any(|r| r.status == 500),
+            "failures were injected"
+        );
+        for case in &cases {
+            let mine: Vec<_> = all
+                .iter()
+                .filter(|r| r.json()["data"]["complaint"]["id"] == case.as_str())
+                .collect();
+            // Arrivals move through the events in order; each event ends with a
+            // 2xx before the next one is first sent.
+            let mut position = 0;
+            let mut done = false;
+            for r in &mine {
+                let kind = order.iter().position(|t| r.json()["type"] == *t).unwrap();
+                if kind != position {
+                    assert!(
+                        done && kind == position + 1,
+                        "{case}: {} arrived out of order",
+                        order[kind]
+                    );
+                    position = kind;
+                }
+                done = r.status == 200;
+            }
+            assert!(
+                done && position == order.len() - 1,
+                "{case}: not all events delivered"
+            );
+        }
+    }
+);

@@ -23,6 +23,8 @@ pub struct Received {
     pub headers: HashMap<String, String>,
     pub body: String,
     pub at: Instant,
+    /// The status this receiver answered (0 when it hung).
+    pub status: u16,
 }
 
 impl Received {
@@ -37,6 +39,8 @@ struct Shared {
     default: Mutex<Option<Reply>>,
     received: Mutex<Vec<Received>>,
     arrived: Notify,
+    /// Percent of requests answered 500 at random, when set.
+    failure_percent: Mutex<Option<(u32, u64)>>,
 }
 
 #[derive(Clone)]
@@ -55,17 +59,40 @@ async fn answer(
         .iter()
         .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
         .collect();
+    let random = shared
+        .failure_percent
+        .lock()
+        .unwrap()
+        .as_mut()
+        .map(|(percent, seed)| {
+            // xorshift: reproducible from the seed, no shared RNG needed.
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            if (*seed % 100) < u64::from(*percent) {
+                Reply::Status(500)
+            } else {
+                Reply::Status(200)
+            }
+        });
     let reply = shared
         .script
         .lock()
         .unwrap()
         .pop_front()
+        .or(random)
         .or_else(|| shared.default.lock().unwrap().clone())
         .unwrap_or(Reply::Status(200));
+    let status = match &reply {
+        Reply::Status(code) | Reply::RetryAfter(code, _) => *code,
+        Reply::Redirect(_) => 307,
+        Reply::Hang => 0,
+    };
     shared.received.lock().unwrap().push(Received {
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
         at: Instant::now(),
+        status,
     });
     shared.arrived.notify_waiters();
     match reply {
@@ -109,6 +136,11 @@ impl Receiver {
     /// Answers the next requests with `replies`, in order, then with the default.
     pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
         self.shared.script.lock().unwrap().extend(replies);
+    }
+
+    /// Fails `percent` of requests with 500, pseudo-randomly from `seed`.
+    pub fn fail_randomly(&self, percent: u32, seed: u64) {
+        *self.shared.failure_percent.lock().unwrap() = Some((percent, seed.max(1)));
     }
 
     pub fn answer_always(&self, reply: Reply) {
