@@ -569,7 +569,7 @@ on_both_databases!(
     each_complaints_events_arrive_in_order_despite_random_failures,
     config = |c: &mut Config| {
         c.delivery.retry_schedule = vec![0; 12];
-        c.delivery.breaker_failures = 10_000;
+        c.delivery.breaker_failures = 1000;
     },
     |app: TestApp| async move {
         let (w, _) = push_world(&app, None).await;

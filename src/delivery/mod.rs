@@ -8,3 +8,8 @@ pub mod target;
 pub mod worker;
 
 pub use worker::Deliverer;
+
+/// Installs the TLS crypto provider outbound HTTP clients use; idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -62,7 +62,7 @@ impl Deliverer {
         config: DeliveryConfig,
         metrics: Arc<Metrics>,
     ) -> Result<Arc<Self>, reqwest::Error> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        super::install_crypto_provider();
         let client = reqwest::Client::builder()
             .connect_timeout(StdDuration::from_secs(config.connect_timeout_seconds))
             .timeout(StdDuration::from_secs(config.timeout_seconds))

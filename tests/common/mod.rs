@@ -2,6 +2,7 @@
 //! SQLite or PostgreSQL, and a client that speaks HTTP to it.
 #![allow(dead_code)]
 
+pub mod process;
 pub mod receiver;
 
 use std::net::TcpListener;
@@ -31,7 +32,7 @@ pub struct TestApp {
 static PG_SKIPPED: Once = Once::new();
 
 /// A fresh PostgreSQL database on the server named by `DATABASE_URL`.
-async fn postgres_database() -> Option<String> {
+pub async fn postgres_database() -> Option<String> {
     let Ok(url) = std::env::var("DATABASE_URL") else {
         // Written past the test harness's output capture, so a local run says it.
         PG_SKIPPED.call_once(|| {

@@ -1,0 +1,267 @@
+//! The real binary under crashes and beside a second instance: nothing accepted
+//! is lost, and nothing is delivered twice without a failed attempt to explain it.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use common::process::Gateway;
+use common::receiver::{Receiver, Reply};
+use common::{eventually, intake};
+use odr_gateway::demo::credit_code;
+use serde_json::{Value, json};
+
+fn env(database_url: &str) -> Vec<(String, String)> {
+    [
+        ("ODR_DATABASE_URL", database_url),
+        ("ODR_DELIVERY__ALLOW_PRIVATE_TARGETS", "true"),
+        (
+            "ODR_DELIVERY__RETRY_SCHEDULE",
+            "0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1",
+        ),
+        ("ODR_DELIVERY__LEASE_SECONDS", "5"),
+        ("ODR_DELIVERY__TIMEOUT_SECONDS", "2"),
+        ("ODR_DELIVERY__BREAKER_FAILURES", "1000"),
+        ("ODR_DELIVERY__POLL_INTERVAL_MS", "20"),
+        ("ODR_LOG", "warn"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    admin: String,
+}
+
+impl Client {
+    async fn post(&self, path: &str, token: &str, body: Value) -> Value {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+        res.json().await.unwrap()
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn connect(base: String) -> Client {
+        odr_gateway::delivery::install_crypto_provider();
+        let http = reqwest::Client::new();
+        let login: Value = http
+            .post(format!("{base}/v1/auth/login"))
+            .json(&json!({"username": "admin", "password": "admin-password-1"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Client {
+            admin: login["access_token"].as_str().unwrap().to_string(),
+            http,
+            base,
+        }
+    }
+
+    /// A station, a push merchant at `url`, and a partner token.
+    async fn push_world(&self, url: &str) -> (String, String) {
+        self.post(
+            "/v1/stations",
+            &self.admin,
+            json!({"code": "QJ", "name": "指挥中心"}),
+        )
+        .await;
+        let code = credit_code("91429005MA4900001").unwrap();
+        self.post("/v1/handlers", &self.admin, json!({"kind": "merchant", "name": "商户", "credit_code": code, "station_code": "QJ", "delivery": "push", "webhook_url": url})).await;
+        let p = self
+            .post(
+                "/v1/partners",
+                &self.admin,
+                json!({"name": "12315", "rate_per_second": 1000, "burst": 1000}),
+            )
+            .await;
+        let token: Value = self
+            .http
+            .post(format!("{}/v1/oauth/token", self.base))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", p["client_id"].as_str().unwrap()),
+                ("client_secret", p["client_secret"].as_str().unwrap()),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (code, token["access_token"].as_str().unwrap().to_string())
+    }
+
+    /// Every complaint of the partner, all pages.
+    async fn complaints(&self, partner: &str) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut path = "/v1/complaints?limit=200".to_string();
+        loop {
+            let page = self.get(&path, partner).await;
+            all.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => path = format!("/v1/complaints?limit=200&cursor={c}"),
+                None => return all,
+            }
+        }
+    }
+}
+
+fn bootstrap(dir: &std::path::Path, env: &[(String, String)]) {
+    Gateway::run(
+        dir,
+        env,
+        &[
+            "admin",
+            "create-user",
+            "--username",
+            "admin",
+            "--password",
+            "admin-password-1",
+            "--role",
+            "admin",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_gateway_loses_no_complaint() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = env("sqlite://crash.db?mode=rwc");
+    bootstrap(dir.path(), &env);
+    let mut gateway = Gateway::serve(dir.path(), &env);
+    let receiver = Receiver::start();
+    receiver.answer_always(Reply::Status(500));
+    let client = Client::connect(gateway.base()).await;
+    let (code, partner) = client.push_world(&receiver.url).await;
+    for _ in 0..50 {
+        let mut body = intake(&code);
+        body["station_code"] = json!("QJ");
+        client.post("/v1/complaints", &partner, body).await;
+    }
+    receiver.wait_for(60, Duration::from_secs(30)).await;
+    gateway.kill();
+    receiver.answer_always(Reply::Status(200));
+    gateway.restart();
+    let client = Client::connect(gateway.base()).await;
+    let settled = eventually(Duration::from_secs(60), || async {
+        let all = client.complaints(&partner).await;
+        all.iter()
+            .all(|c| c["status"] == "delivered" || c["status"] == "escalated")
+            .then_some(all)
+    })
+    .await;
+    assert_eq!(settled.len(), 50, "every accepted complaint is still there");
+    let delivered_ids: std::collections::BTreeSet<String> = receiver
+        .received()
+        .iter()
+        .filter(|r| r.status == 200)
+        .map(|r| {
+            r.json()["data"]["complaint"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    for c in &settled {
+        if c["status"] == "delivered" {
+            assert!(delivered_ids.contains(c["id"].as_str().unwrap()));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_on_one_postgresql_deliver_each_event_once() {
+    let Some(database_url) = common::postgres_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let env = env(&database_url);
+    bootstrap(dir.path(), &env);
+    let first = Gateway::serve(dir.path(), &env);
+    let second = Gateway::serve(dir.path(), &env);
+    let receiver = Receiver::start();
+    receiver.fail_randomly(10, 42);
+    let client = Client::connect(first.base()).await;
+    let (code, partner) = client.push_world(&receiver.url).await;
+    let intakes = (0..500).map(|_| {
+        let mut body = intake(&code);
+        body["station_code"] = json!("QJ");
+        client.post("/v1/complaints", &partner, body)
+    });
+    futures_util::stream::iter(intakes)
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    let got = eventually(Duration::from_secs(120), || async {
+        let got = receiver.received();
+        let ok: std::collections::BTreeSet<_> = got
+            .iter()
+            .filter(|r| r.status == 200)
+            .map(|r| r.headers["webhook-id"].clone())
+            .collect();
+        (ok.len() >= 500).then_some(got)
+    })
+    .await;
+    let mut by_id: HashMap<String, Vec<u16>> = HashMap::new();
+    for r in &got {
+        by_id
+            .entry(r.headers["webhook-id"].clone())
+            .or_default()
+            .push(r.status);
+    }
+    assert_eq!(by_id.len(), 500, "one webhook-id per forwarded complaint");
+    for (id, statuses) in &by_id {
+        let successes = statuses.iter().filter(|s| **s == 200).count();
+        assert_eq!(
+            successes, 1,
+            "{id} answered 2xx {successes} times: {statuses:?}"
+        );
+        assert_eq!(
+            statuses.last(),
+            Some(&200),
+            "{id}: retried after success: {statuses:?}"
+        );
+    }
+    for gateway in [&first, &second] {
+        let metrics = reqwest::get(format!("{}/metrics", gateway.base()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let delivered = metrics
+            .lines()
+            .find(|l| l.starts_with("odr_deliveries_total{outcome=\"delivered\"}"))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+        assert!(delivered > 0, "both processes deliver");
+    }
+}
+
+use futures_util::StreamExt;
