@@ -24,6 +24,7 @@ pub enum Backend {
 
 pub struct TestApp {
     pub base: String,
+    pub database_url: String,
     pub client: reqwest::Client,
     pub admin: String,
     _dir: Option<tempfile::TempDir>,
@@ -59,6 +60,15 @@ pub async fn postgres_database() -> Option<String> {
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
 
 pub async fn spawn(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    spawn_with(backend, tweak, true).await
+}
+
+/// [`spawn`], optionally without the background workers.
+pub async fn spawn_with(
+    backend: Backend,
+    tweak: impl FnOnce(&mut Config),
+    workers: bool,
+) -> Option<TestApp> {
     let mut dir = None;
     let database_url = match backend {
         Backend::Sqlite => {
@@ -90,7 +100,10 @@ pub async fn spawn(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<
     )
     .await
     .expect("admin user");
-    app::start_workers(&state).expect("workers");
+    if workers {
+        app::start_workers(&state).expect("workers");
+    }
+    let database_url = state.config.database_url.clone();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("address"));
     let server = app::server(state, listener).expect("server");
@@ -101,6 +114,7 @@ pub async fn spawn(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<
         .expect("client");
     let mut app = TestApp {
         base,
+        database_url,
         client,
         admin: String::new(),
         _dir: dir,
