@@ -1,6 +1,8 @@
 //! Delivery workers: claim due outbox rows, sign and POST them, record the
 //! attempt, and settle the row (delivered, retried later, or given up).
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use entity::outbox;
 use governor::clock::DefaultClock;
 use governor::state::keyed::HashMapStateStore;
 use governor::{Quota, RateLimiter};
-use sea_orm::{ActiveValue::Set, DatabaseConnection};
+use sea_orm::{ActiveValue::Set, DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use serde_json::json;
 use tokio::task::JoinHandle;
 
@@ -39,6 +41,18 @@ pub struct Deliverer {
     client: reqwest::Client,
     limiter: Limiter,
     metrics: Arc<Metrics>,
+}
+
+/// One attempt and how it ended.
+struct Sent {
+    row: outbox::Model,
+    at: chrono::DateTime<Utc>,
+    elapsed: StdDuration,
+    outcome: Outcome,
+}
+
+fn endpoint_key(row: &outbox::Model) -> String {
+    format!("{}:{}", row.target_kind, row.target_id)
 }
 
 /// How one attempt ended.
@@ -99,8 +113,10 @@ impl Deliverer {
             match queue::claim(&self.db, lease, self.config.batch_size).await {
                 Ok(rows) if !rows.is_empty() => {
                     let full = rows.len() as u64 == self.config.batch_size;
-                    futures_util::future::join_all(rows.into_iter().map(|row| self.deliver(row)))
-                        .await;
+                    // On an error the leases expire and the rows are tried again.
+                    if let Err(err) = self.deliver_batch(rows).await {
+                        tracing::warn!(error = %err, "delivery bookkeeping failed");
+                    }
                     if !full {
                         tokio::time::sleep(idle).await;
                     }
@@ -111,14 +127,6 @@ impl Deliverer {
                     tokio::time::sleep(StdDuration::from_secs(1)).await;
                 }
             }
-        }
-    }
-
-    /// Delivers one claimed row. Errors are logged: the lease then expires and
-    /// the row is tried again, so nothing is lost.
-    async fn deliver(&self, row: outbox::Model) {
-        if let Err(err) = self.try_deliver(&row).await {
-            tracing::warn!(webhook_id = %row.webhook_id, error = %err, "delivery bookkeeping failed");
         }
     }
 
@@ -149,143 +157,200 @@ impl Deliverer {
         })
     }
 
-    async fn try_deliver(&self, row: &outbox::Model) -> crate::error::Result<()> {
-        let Some(dest) = self.destination(row).await? else {
-            return deliveries::settle_row(
-                &self.db,
-                row,
-                "skipped",
-                false,
-                None,
-                Some("no endpoint".into()),
-            )
-            .await;
-        };
-        let endpoint_key = format!("{}:{}", row.target_kind, row.target_id);
-        let endpoint = deliveries::endpoint(&self.db, &endpoint_key)
-            .await?
-            .map(|e| Endpoint {
-                state: e.state,
-                failures: e.consecutive_failures,
-                paused_until: e.paused_until,
-            })
-            .unwrap_or_else(Endpoint::healthy);
+    /// Delivers one claimed batch: destinations and breaker states are read once
+    /// per target, the requests go out concurrently, and the attempts and
+    /// successes are written back in bulk.
+    async fn deliver_batch(&self, rows: Vec<outbox::Model>) -> crate::error::Result<()> {
+        let mut destinations: HashMap<String, Option<Arc<Destination>>> = HashMap::new();
+        for row in &rows {
+            if let Entry::Vacant(slot) = destinations.entry(endpoint_key(row)) {
+                slot.insert(self.destination(row).await?.map(Arc::new));
+            }
+        }
+        let loaded: HashMap<String, Endpoint> =
+            deliveries::endpoints(&self.db, destinations.keys().cloned().collect())
+                .await?
+                .into_iter()
+                .map(|e| {
+                    let state = Endpoint {
+                        state: e.state,
+                        failures: e.consecutive_failures,
+                        paused_until: e.paused_until,
+                    };
+                    (e.target, state)
+                })
+                .collect();
+        let mut states = loaded.clone();
         let now = Utc::now();
         let pause = Duration::seconds(self.config.breaker_pause_seconds as i64);
-        match breaker::gate(&endpoint, now) {
-            Gate::Disabled => {
-                return self
-                    .give_up(row, None, "the endpoint answered 410 Gone earlier")
-                    .await;
-            }
-            Gate::WaitUntil(until) => {
-                return deliveries::settle_row(
+        let mut to_send = Vec::new();
+        for row in rows {
+            let key = endpoint_key(&row);
+            let Some(dest) = destinations.get(&key).cloned().flatten() else {
+                deliveries::settle_row(
                     &self.db,
-                    row,
-                    "pending",
+                    &row,
+                    "skipped",
                     false,
-                    Some(until),
-                    row.last_error.clone(),
+                    None,
+                    Some("no endpoint".into()),
                 )
-                .await;
-            }
-            Gate::Send => {}
-        }
-        if let Some(probe) = breaker::probing(&endpoint, now, pause) {
-            deliveries::save_endpoint(
-                &self.db,
-                &endpoint_key,
-                &probe.state,
-                probe.failures,
-                probe.paused_until,
-            )
-            .await?;
-        }
-        self.limiter.until_key_ready(&endpoint_key).await;
-        let started = Instant::now();
-        let outcome = self.send(row, &dest).await;
-        let elapsed = started.elapsed();
-        let latency_ms = elapsed.as_millis() as i64;
-        self.metrics
-            .attempt_seconds
-            .with_label_values(&[row.target_kind.as_str()])
-            .observe(elapsed.as_secs_f64());
-        let label = match &outcome {
-            Outcome::Delivered(_) => "delivered",
-            Outcome::Gone => "gone",
-            Outcome::Failed { .. } => "failed",
-        };
-        self.metrics.deliveries.with_label_values(&[label]).inc();
-        let (status_code, error) = match &outcome {
-            Outcome::Delivered(code) => (Some(*code), None),
-            Outcome::Gone => (Some(410), Some("410 Gone".to_string())),
-            Outcome::Failed { status, error, .. } => (*status, Some(error.clone())),
-        };
-        deliveries::record_attempt(
-            &self.db,
-            deliveries::Attempt {
-                row,
-                at: now,
-                status_code,
-                latency_ms,
-                error: error.clone(),
-            },
-        )
-        .await?;
-        match outcome {
-            Outcome::Delivered(_) => {
-                deliveries::save_endpoint(&self.db, &endpoint_key, "closed", 0, None).await?;
-                deliveries::settle_row(&self.db, row, "delivered", true, None, None).await?;
-                if row.event_type == queue::FORWARDED {
-                    self.mark_case_delivered(row).await?;
+                .await?;
+                continue;
+            };
+            let endpoint = states.get(&key).cloned().unwrap_or_else(Endpoint::healthy);
+            match breaker::gate(&endpoint, now) {
+                Gate::Disabled => {
+                    self.give_up(&row, false, "the endpoint answered 410 Gone earlier")
+                        .await?;
+                    continue;
                 }
-                Ok(())
-            }
-            Outcome::Gone => {
-                let off = breaker::disabled();
-                deliveries::save_endpoint(&self.db, &endpoint_key, &off.state, off.failures, None)
+                Gate::WaitUntil(until) => {
+                    deliveries::settle_row(
+                        &self.db,
+                        &row,
+                        "pending",
+                        false,
+                        Some(until),
+                        row.last_error.clone(),
+                    )
                     .await?;
-                self.give_up(row, Some(true), "410 Gone: endpoint disabled")
-                    .await
+                    continue;
+                }
+                Gate::Send => {}
             }
-            Outcome::Failed {
-                error, retry_after, ..
-            } => {
-                let next = breaker::after_failure(
-                    &endpoint,
+            // A paused endpoint gets one probe; the rest of the batch waits for its answer.
+            if let Some(probe) = breaker::probing(&endpoint, now, pause) {
+                deliveries::save_endpoint(
+                    &self.db,
+                    &key,
+                    &probe.state,
+                    probe.failures,
+                    probe.paused_until,
+                )
+                .await?;
+                states.insert(key.clone(), probe);
+            }
+            to_send.push((row, dest));
+        }
+        let sent: Vec<Sent> =
+            futures_util::future::join_all(to_send.into_iter().map(|(row, dest)| async move {
+                self.limiter.until_key_ready(&endpoint_key(&row)).await;
+                let at = Utc::now();
+                let started = Instant::now();
+                let outcome = self.send(&row, &dest).await;
+                Sent {
+                    elapsed: started.elapsed(),
+                    at,
+                    row,
+                    outcome,
+                }
+            }))
+            .await;
+        self.record(&sent).await?;
+        // Each endpoint's breaker follows its answers in order; only changes are written.
+        let mut after: HashMap<String, Endpoint> = HashMap::new();
+        for s in &sent {
+            let key = endpoint_key(&s.row);
+            let current = after
+                .get(&key)
+                .or(states.get(&key))
+                .cloned()
+                .unwrap_or_else(Endpoint::healthy);
+            let next = match &s.outcome {
+                Outcome::Delivered(_) => Endpoint::healthy(),
+                Outcome::Gone => breaker::disabled(),
+                Outcome::Failed { .. } => breaker::after_failure(
+                    &current,
                     self.config.breaker_failures,
                     pause,
                     Utc::now(),
-                );
-                deliveries::save_endpoint(
-                    &self.db,
-                    &endpoint_key,
-                    &next.state,
-                    next.failures,
-                    next.paused_until,
-                )
-                .await?;
-                let attempts = (row.attempts + 1) as usize;
-                let delay = retry_after.or_else(|| {
-                    schedule::next_delay(&self.config.retry_schedule, attempts, schedule::jitter())
-                });
-                match delay {
-                    Some(delay) => {
-                        let at = Utc::now() + Duration::from_std(delay).unwrap_or(Duration::zero());
-                        deliveries::settle_row(
-                            &self.db,
-                            row,
-                            "pending",
-                            true,
-                            Some(at),
-                            Some(error),
+                ),
+            };
+            after.insert(key, next);
+        }
+        for (key, e) in after {
+            let unchanged = match states.get(&key) {
+                Some(before) => *before == e,
+                None => e == Endpoint::healthy(),
+            };
+            if !unchanged {
+                deliveries::save_endpoint(&self.db, &key, &e.state, e.failures, e.paused_until)
+                    .await?;
+            }
+        }
+        let mut forwarded = Vec::new();
+        for s in &sent {
+            match &s.outcome {
+                Outcome::Delivered(_) if s.row.event_type == queue::FORWARDED => {
+                    forwarded.push(&s.row)
+                }
+                Outcome::Delivered(_) => {}
+                Outcome::Gone => {
+                    self.give_up(&s.row, true, "410 Gone: endpoint disabled")
+                        .await?
+                }
+                Outcome::Failed {
+                    error, retry_after, ..
+                } => {
+                    let attempts = (s.row.attempts + 1) as usize;
+                    let delay = retry_after.or_else(|| {
+                        schedule::next_delay(
+                            &self.config.retry_schedule,
+                            attempts,
+                            schedule::jitter(),
                         )
-                        .await
+                    });
+                    match delay {
+                        Some(delay) => {
+                            let at =
+                                Utc::now() + Duration::from_std(delay).unwrap_or(Duration::zero());
+                            deliveries::settle_row(
+                                &self.db,
+                                &s.row,
+                                "pending",
+                                true,
+                                Some(at),
+                                Some(error.clone()),
+                            )
+                            .await?;
+                        }
+                        None => self.give_up(&s.row, true, error).await?,
                     }
-                    None => self.give_up(row, Some(true), &error).await,
                 }
             }
         }
+        self.mark_cases_delivered(&forwarded).await
+    }
+
+    /// Attempt rows, metrics, and the successes settled in one statement.
+    async fn record(&self, sent: &[Sent]) -> crate::error::Result<()> {
+        let mut attempts = Vec::with_capacity(sent.len());
+        let mut delivered = Vec::new();
+        for s in sent {
+            let (status_code, error, label) = match &s.outcome {
+                Outcome::Delivered(code) => (Some(*code), None, "delivered"),
+                Outcome::Gone => (Some(410), Some("410 Gone".to_string()), "gone"),
+                Outcome::Failed { status, error, .. } => (*status, Some(error.clone()), "failed"),
+            };
+            self.metrics.deliveries.with_label_values(&[label]).inc();
+            self.metrics
+                .attempt_seconds
+                .with_label_values(&[s.row.target_kind.as_str()])
+                .observe(s.elapsed.as_secs_f64());
+            if label == "delivered" {
+                delivered.push(s.row.id);
+            }
+            attempts.push(deliveries::Attempt {
+                row: &s.row,
+                at: s.at,
+                status_code,
+                latency_ms: s.elapsed.as_millis() as i64,
+                error,
+            });
+        }
+        deliveries::record_attempts(&self.db, attempts).await?;
+        deliveries::settle_delivered(&self.db, &delivered).await
     }
 
     /// Retries are used up (or the endpoint is gone): the row is dead, and a
@@ -293,14 +358,14 @@ impl Deliverer {
     async fn give_up(
         &self,
         row: &outbox::Model,
-        attempted: Option<bool>,
+        attempted: bool,
         error: &str,
     ) -> crate::error::Result<()> {
         deliveries::settle_row(
             &self.db,
             row,
             "dead",
-            attempted.unwrap_or(false),
+            attempted,
             None,
             Some(error.to_string()),
         )
@@ -330,17 +395,51 @@ impl Deliverer {
         Ok(())
     }
 
-    /// A 2xx for `complaint.forwarded` is the delivery of a routed case.
-    async fn mark_case_delivered(&self, row: &outbox::Model) -> crate::error::Result<()> {
-        let Some(case) = complaints::find(&self.db, &row.complaint_id).await? else {
+    /// A 2xx for `complaint.forwarded` is the delivery of a routed case. The
+    /// batch's cases move in one transaction; if any of them conflicts, each is
+    /// tried on its own.
+    async fn mark_cases_delivered(&self, rows: &[&outbox::Model]) -> crate::error::Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let txn = self.db.begin().await?;
+        let mut together = true;
+        for row in rows {
+            if self.deliver_case(&txn, row).await.is_err() {
+                together = false;
+                break;
+            }
+        }
+        if together {
+            return Ok(txn.commit().await?);
+        }
+        drop(txn);
+        for row in rows {
+            let txn = self.db.begin().await?;
+            match self.deliver_case(&txn, row).await {
+                Ok(()) => txn.commit().await?,
+                Err(err) => {
+                    tracing::info!(complaint = %row.complaint_id, error = %err, "webhook delivery not recorded on the case")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn deliver_case(
+        &self,
+        txn: &DatabaseTransaction,
+        row: &outbox::Model,
+    ) -> crate::error::Result<()> {
+        let Some(case) = complaints::find(txn, &row.complaint_id).await? else {
             return Ok(());
         };
         if case.status != Status::Routed.as_str() {
             return Ok(());
         }
         let now = self.clock.now();
-        let result = complaints::transition(
-            &self.db,
+        complaints::transition_in(
+            txn,
             now,
             &Actor::system(),
             &case,
@@ -348,10 +447,7 @@ impl Deliverer {
             json!({ "via": "webhook", "webhook_id": row.webhook_id }),
             |m| m.received_at = Set(Some(now)),
         )
-        .await;
-        if let Err(err) = result {
-            tracing::info!(complaint = %case.id, error = %err, "webhook delivery not recorded on the case");
-        }
+        .await?;
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::complaint;
+use sea_orm::TryIntoModel;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
     DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
@@ -239,6 +240,7 @@ pub async fn transition_in(
         }
     }
     edit(&mut model);
+    let after = model.clone();
     let updated = complaint::Entity::update_many()
         .set(model)
         .filter(complaint::Column::Id.eq(case.id.as_str()))
@@ -269,10 +271,7 @@ pub async fn transition_in(
         },
     )
     .await?;
-    let updated = complaint::Entity::find_by_id(case.id.clone())
-        .one(db)
-        .await?
-        .ok_or(Error::NotFound)?;
+    let updated = after.try_into_model()?;
     outbox::enqueue(db, &updated, Some(from), to, Some(action), now).await?;
     Ok(updated)
 }

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::{delivery_attempt, endpoint, outbox};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder,
@@ -19,21 +19,66 @@ pub struct Attempt<'a> {
     pub error: Option<String>,
 }
 
-pub async fn record_attempt<C: ConnectionTrait>(db: &C, a: Attempt<'_>) -> Result<()> {
-    delivery_attempt::Entity::insert(delivery_attempt::ActiveModel {
-        outbox_id: Set(a.row.id),
-        complaint_id: Set(a.row.complaint_id.clone()),
-        target_kind: Set(a.row.target_kind.clone()),
-        target_id: Set(a.row.target_id.clone()),
-        attempted_at: Set(a.at),
-        status_code: Set(a.status_code.map(i32::from)),
-        latency_ms: Set(a.latency_ms),
-        error: Set(a.error),
-        ..Default::default()
-    })
-    .exec_without_returning(db)
-    .await?;
+/// Records a batch of attempts in one statement.
+pub async fn record_attempts<C: ConnectionTrait>(db: &C, attempts: Vec<Attempt<'_>>) -> Result<()> {
+    let rows: Vec<delivery_attempt::ActiveModel> = attempts
+        .into_iter()
+        .map(|a| delivery_attempt::ActiveModel {
+            outbox_id: Set(a.row.id),
+            complaint_id: Set(a.row.complaint_id.clone()),
+            target_kind: Set(a.row.target_kind.clone()),
+            target_id: Set(a.row.target_id.clone()),
+            attempted_at: Set(a.at),
+            status_code: Set(a.status_code.map(i32::from)),
+            latency_ms: Set(a.latency_ms),
+            error: Set(a.error),
+            ..Default::default()
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    delivery_attempt::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
     Ok(())
+}
+
+/// Marks a batch of rows delivered in one statement.
+pub async fn settle_delivered<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::Status, Expr::value("delivered"))
+        .col_expr(
+            outbox::Column::Attempts,
+            Expr::col(outbox::Column::Attempts).add(1),
+        )
+        .col_expr(
+            outbox::Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            outbox::Column::LastError,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(outbox::Column::DeliveredAt, Expr::value(Some(Utc::now())))
+        .filter(outbox::Column::Id.is_in(ids.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Breaker states of several endpoints at once.
+pub async fn endpoints<C: ConnectionTrait>(
+    db: &C,
+    targets: Vec<String>,
+) -> Result<Vec<endpoint::Model>> {
+    Ok(endpoint::Entity::find()
+        .filter(endpoint::Column::Target.is_in(targets))
+        .all(db)
+        .await?)
 }
 
 /// Settles a row: `delivered`, `dead`, `skipped`, or back to `pending` at `next`.
@@ -124,8 +169,9 @@ pub async fn gauges<C: ConnectionTrait>(db: &C) -> Result<Gauges> {
         .await?;
     Ok(Gauges {
         pending: i64::try_from(pending).unwrap_or(i64::MAX),
-        oldest_pending_seconds: oldest
-            .map_or(0, |o| (Utc::now() - o.created_at).num_seconds().max(0)),
+        oldest_pending_seconds: oldest.map_or(0, |o| {
+            std::cmp::max((Utc::now() - o.created_at).num_seconds(), 0)
+        }),
         endpoints_paused: i64::try_from(paused).unwrap_or(i64::MAX),
     })
 }
