@@ -125,6 +125,7 @@ pub async fn seed(state: &AppState) -> Result<World> {
             delivery: DeliveryMode::Pull,
             webhook_url: None,
             covers: vec![],
+            delivery_rate_per_second: None,
         },
         now,
     )
@@ -139,6 +140,7 @@ pub async fn seed(state: &AppState) -> Result<World> {
             delivery: DeliveryMode::Pull,
             webhook_url: None,
             covers: vec![],
+            delivery_rate_per_second: None,
         },
         now,
     )
@@ -153,6 +155,7 @@ pub async fn seed(state: &AppState) -> Result<World> {
             delivery: DeliveryMode::Pull,
             webhook_url: None,
             covers: vec![tea_shop.clone()],
+            delivery_rate_per_second: None,
         },
         now,
     )

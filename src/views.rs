@@ -71,6 +71,7 @@ pub fn handler(h: &handler::Model) -> Value {
         "delivery": h.delivery,
         "webhook_url": h.webhook_url,
         "covers": h.covers,
+        "delivery_rate_per_second": h.delivery_rate_per_second,
         "status": h.status,
         "created_at": time(&h.created_at),
         "updated_at": time(&h.updated_at),

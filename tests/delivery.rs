@@ -640,3 +640,44 @@ on_both_databases!(
         }
     }
 );
+
+on_both_databases!(
+    a_handlers_own_rate_caps_its_deliveries,
+    |app: TestApp| async move {
+        let (w, _) = push_world(&app, None).await;
+        let patched = app
+            .call(
+                reqwest::Method::PATCH,
+                &format!("/v1/handlers/{}", w.handler_id),
+                Some(&app.admin),
+                Some(json!({"delivery_rate_per_second": 2})),
+            )
+            .await
+            .expect(200);
+        assert_eq!(patched["delivery_rate_per_second"], 2);
+        for _ in 0..6 {
+            app.post("/v1/complaints", &w.partner, submission(&w.code))
+                .await
+                .expect(201);
+        }
+        let got = w.receiver.wait_for(6, WAIT).await;
+        let spread = got[5].at - got[0].at;
+        // A burst of 2, then 2 per second: the sixth cannot arrive before 2 s.
+        assert!(
+            spread >= Duration::from_millis(1900),
+            "six deliveries took only {spread:?}"
+        );
+        let bad = app
+            .call(
+                reqwest::Method::PATCH,
+                &format!("/v1/handlers/{}", w.handler_id),
+                Some(&app.admin),
+                Some(json!({"delivery_rate_per_second": 0})),
+            )
+            .await;
+        assert_eq!(
+            (bad.status.as_u16(), bad.fields()),
+            (422, vec!["delivery_rate_per_second".to_string()])
+        );
+    }
+);

@@ -18,6 +18,8 @@ pub struct Model {
     /// The secret before the last rotation, still signing until `previous_secret_until`.
     pub previous_webhook_secret: Option<String>,
     pub previous_secret_until: Option<DateTimeUtc>,
+    /// Deliveries per second to this handler; the configured default when `None`.
+    pub delivery_rate_per_second: Option<i32>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

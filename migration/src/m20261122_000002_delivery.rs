@@ -49,6 +49,7 @@ enum Handlers {
     Table,
     PreviousWebhookSecret,
     PreviousSecretUntil,
+    DeliveryRatePerSecond,
 }
 
 #[derive(DeriveIden)]
@@ -156,6 +157,8 @@ impl MigrationTrait for Migration {
         for col in [
             string_null(Handlers::PreviousWebhookSecret),
             timestamp_with_time_zone_null(Handlers::PreviousSecretUntil),
+            // Per-handler delivery cap; the configured default when null.
+            integer_null(Handlers::DeliveryRatePerSecond),
         ] {
             m.alter_table(
                 Table::alter()

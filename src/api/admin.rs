@@ -126,6 +126,7 @@ async fn create_handler(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Resu
     let station_code = input.text("station_code", Required, CODE_MAX);
     let delivery = input.parse::<DeliveryMode>("delivery", Required);
     let webhook_url = input.url("webhook_url", Optional);
+    let rate = input.integer("delivery_rate_per_second", Optional, 1, 10_000);
     let covers = read_covers(&mut input).unwrap_or_default();
     if kind == Some(HandlerKind::Merchant) && credit_code.is_none() && !input.failed("credit_code")
     {
@@ -164,6 +165,7 @@ async fn create_handler(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Resu
             delivery: Input::got(delivery, "delivery")?,
             webhook_url,
             covers,
+            delivery_rate_per_second: rate.and_then(|r| i32::try_from(r).ok()),
         },
         state.clock.now(),
     )
@@ -229,6 +231,7 @@ async fn update_handler(
     let delivery = input.parse::<DeliveryMode>("delivery", Optional);
     let webhook_url = input.url("webhook_url", Optional);
     let covers = read_covers(&mut input);
+    let rate = input.integer("delivery_rate_per_second", Optional, 1, 10_000);
     let status = input.parse::<HandlerStatus>("status", Optional);
     let kind: HandlerKind = current.kind.parse().map_err(Error::internal)?;
     if covers.is_some() && kind == HandlerKind::Merchant {
@@ -265,6 +268,9 @@ async fn update_handler(
     }
     if let Some(status) = status {
         model.status = Set(status.as_str().into());
+    }
+    if let Some(rate) = rate {
+        model.delivery_rate_per_second = Set(i32::try_from(rate).ok());
     }
     model.updated_at = Set(now);
     // The status change and the escalation of the handler's open cases commit together.

@@ -11,7 +11,7 @@ use std::time::{Duration as StdDuration, Instant};
 use chrono::{Duration, Utc};
 use entity::outbox;
 use governor::clock::DefaultClock;
-use governor::state::keyed::HashMapStateStore;
+use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use sea_orm::{ActiveValue::Set, DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use serde_json::json;
@@ -26,20 +26,47 @@ use crate::metrics::Metrics;
 use crate::store::events::Actor;
 use crate::store::{complaints, deliveries, directory, outbox as queue};
 
-/// Where a row goes and with which secrets.
+/// Where a row goes, with which secrets, at what rate.
 struct Destination {
     url: String,
     secrets: Vec<String>,
+    /// Deliveries per second; `None` for the configured default.
+    rate: Option<u32>,
 }
 
-type Limiter = RateLimiter<String, HashMapStateStore<String>, DefaultClock>;
+type Limiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock>;
+
+/// One rate limiter per endpoint, rebuilt when its rate changes.
+#[derive(Default)]
+struct Limiters(std::sync::Mutex<HashMap<String, (u32, Arc<Limiter>)>>);
+
+impl Limiters {
+    fn get(&self, key: &str, rate: u32, burst: u32) -> Arc<Limiter> {
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((r, limiter)) = map.get(key)
+            && *r == rate
+        {
+            return limiter.clone();
+        }
+        let per_second = NonZeroU32::new(rate).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(burst.max(rate)).unwrap_or(NonZeroU32::MIN);
+        let limiter = Arc::new(RateLimiter::direct(
+            Quota::per_second(per_second).allow_burst(burst),
+        ));
+        map.insert(key.to_string(), (rate, limiter.clone()));
+        limiter
+    }
+}
 
 pub struct Deliverer {
     db: DatabaseConnection,
     clock: BusinessClock,
     config: DeliveryConfig,
     client: reqwest::Client,
-    limiter: Limiter,
+    limiters: Limiters,
     metrics: Arc<Metrics>,
 }
 
@@ -83,15 +110,12 @@ impl Deliverer {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("odr-gateway/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        let rate = NonZeroU32::new(config.rate_per_second).unwrap_or(NonZeroU32::MIN);
-        let burst = NonZeroU32::new(config.burst).unwrap_or(NonZeroU32::MIN);
-        let limiter = RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst));
         Ok(Arc::new(Deliverer {
             db,
             clock,
             config,
             client,
-            limiter,
+            limiters: Limiters::default(),
             metrics,
         }))
     }
@@ -142,9 +166,12 @@ impl Deliverer {
                     {
                         secrets.push(previous);
                     }
+                    let rate = h
+                        .delivery_rate_per_second
+                        .and_then(|r| u32::try_from(r).ok());
                     h.webhook_url
                         .filter(|_| h.status != "withdrawn")
-                        .map(|url| Destination { url, secrets })
+                        .map(|url| Destination { url, secrets, rate })
                 }),
             _ => directory::partner(&self.db, &row.target_id)
                 .await?
@@ -152,6 +179,7 @@ impl Deliverer {
                     Some(Destination {
                         url: p.callback_url?,
                         secrets: vec![p.webhook_secret?],
+                        rate: None,
                     })
                 }),
         })
@@ -235,7 +263,16 @@ impl Deliverer {
         }
         let sent: Vec<Sent> =
             futures_util::future::join_all(to_send.into_iter().map(|(row, dest)| async move {
-                self.limiter.until_key_ready(&endpoint_key(&row)).await;
+                let rate = dest.rate.unwrap_or(self.config.rate_per_second);
+                let burst = if dest.rate.is_some() {
+                    rate
+                } else {
+                    self.config.burst
+                };
+                self.limiters
+                    .get(&endpoint_key(&row), rate, burst)
+                    .until_ready()
+                    .await;
                 let at = Utc::now();
                 let started = Instant::now();
                 let outcome = self.send(&row, &dest).await;

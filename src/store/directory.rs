@@ -150,6 +150,7 @@ pub struct NewHandler {
     pub delivery: DeliveryMode,
     pub webhook_url: Option<String>,
     pub covers: Vec<String>,
+    pub delivery_rate_per_second: Option<i32>,
 }
 
 pub struct EnrolledHandler {
@@ -196,6 +197,7 @@ pub async fn enroll_handler(
         webhook_secret: Set(webhook_secret.clone()),
         previous_webhook_secret: Set(None),
         previous_secret_until: Set(None),
+        delivery_rate_per_second: Set(new.delivery_rate_per_second),
         created_at: Set(now),
         updated_at: Set(now),
     }
