@@ -439,10 +439,21 @@ impl Deliverer {
         if rows.is_empty() {
             return Ok(());
         }
+        let ids = rows.iter().map(|r| r.complaint_id.clone()).collect();
+        let cases: HashMap<String, entity::complaint::Model> = complaints::find_many(&self.db, ids)
+            .await?
+            .into_iter()
+            .map(|c| (c.id.clone(), c))
+            .collect();
+        let routed: Vec<(&outbox::Model, &entity::complaint::Model)> = rows
+            .iter()
+            .filter_map(|row| cases.get(&row.complaint_id).map(|case| (*row, case)))
+            .filter(|(_, case)| case.status == Status::Routed.as_str())
+            .collect();
         let txn = self.db.begin().await?;
         let mut together = true;
-        for row in rows {
-            if self.deliver_case(&txn, row).await.is_err() {
+        for (row, case) in &routed {
+            if self.deliver_case(&txn, row, case).await.is_err() {
                 together = false;
                 break;
             }
@@ -451,9 +462,16 @@ impl Deliverer {
             return Ok(txn.commit().await?);
         }
         drop(txn);
-        for row in rows {
+        // Someone else moved one of them meanwhile: each case on its own, read afresh.
+        for (row, _) in routed {
+            let Some(case) = complaints::find(&self.db, &row.complaint_id).await? else {
+                continue;
+            };
+            if case.status != Status::Routed.as_str() {
+                continue;
+            }
             let txn = self.db.begin().await?;
-            match self.deliver_case(&txn, row).await {
+            match self.deliver_case(&txn, row, &case).await {
                 Ok(()) => txn.commit().await?,
                 Err(err) => {
                     tracing::info!(complaint = %row.complaint_id, error = %err, "webhook delivery not recorded on the case")
@@ -467,19 +485,14 @@ impl Deliverer {
         &self,
         txn: &DatabaseTransaction,
         row: &outbox::Model,
+        case: &entity::complaint::Model,
     ) -> crate::error::Result<()> {
-        let Some(case) = complaints::find(txn, &row.complaint_id).await? else {
-            return Ok(());
-        };
-        if case.status != Status::Routed.as_str() {
-            return Ok(());
-        }
         let now = self.clock.now();
         complaints::transition_in(
             txn,
             now,
             &Actor::system(),
-            &case,
+            case,
             Action::Deliver,
             json!({ "via": "webhook", "webhook_id": row.webhook_id }),
             |m| m.received_at = Set(Some(now)),

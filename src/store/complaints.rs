@@ -177,6 +177,17 @@ pub async fn intake(
     Ok(inserted)
 }
 
+/// Several complaints by id, whoever asks: for the gateway's own workers only.
+pub async fn find_many<C: ConnectionTrait>(
+    db: &C,
+    ids: Vec<String>,
+) -> Result<Vec<complaint::Model>> {
+    Ok(complaint::Entity::find()
+        .filter(complaint::Column::Id.is_in(ids))
+        .all(db)
+        .await?)
+}
+
 /// A complaint by id, whoever asks: for the gateway's own workers only.
 pub async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<complaint::Model>> {
     Ok(complaint::Entity::find_by_id(id.to_string())

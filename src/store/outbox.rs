@@ -98,7 +98,9 @@ pub async fn enqueue(
     action: Option<Action>,
     at: DateTime<Utc>,
 ) -> Result<()> {
-    if let Some(handler_id) = &case.handler_id
+    let for_handler = handler_events(from, to, action);
+    if !for_handler.is_empty()
+        && let Some(handler_id) = &case.handler_id
         && let Some(h) = handler::Entity::find_by_id(handler_id.clone())
             .one(txn)
             .await?
@@ -109,7 +111,7 @@ pub async fn enqueue(
         let viewer = Principal::Handler {
             handler_id: h.id.clone(),
         };
-        for event_type in handler_events(from, to, action) {
+        for event_type in for_handler {
             let data = json!({ "complaint": views::complaint(case, &viewer) });
             insert(
                 txn,
