@@ -190,6 +190,38 @@ mod tests {
     }
 
     #[test]
+    fn tokens_missing_a_required_claim_are_refused() {
+        let svc = service();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let full = serde_json::json!({
+            "iss": "odr-gateway", "aud": AUDIENCE, "sub": "p", "role": "partner",
+            "scope": "complaints", "iat": now, "nbf": now, "exp": now + 600,
+        });
+        let sign = |claims: &serde_json::Value| {
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &svc.encoding).unwrap()
+        };
+        assert!(svc.verify(&sign(&full)).is_ok());
+        for missing in ["exp", "nbf", "iss", "aud", "sub", "role", "scope"] {
+            let mut claims = full.clone();
+            claims.as_object_mut().unwrap().remove(missing);
+            assert!(
+                svc.verify(&sign(&claims)).is_err(),
+                "accepted without {missing}"
+            );
+        }
+        let mut staff = full.clone();
+        staff["role"] = "staff".into();
+        staff["scope"] = "queue handlers reports".into();
+        assert!(
+            svc.verify(&sign(&staff)).is_err(),
+            "staff without a station"
+        );
+    }
+
+    #[test]
     fn tokens_signed_otherwise_are_refused() {
         let svc = service();
         let other = TokenService::new(b"another-secret-another-secret-xx", "odr-gateway", 600);
