@@ -260,7 +260,7 @@ impl DemoCases<'_> {
             &case,
             action,
             payload,
-            |m| match action {
+            |m, _| match action {
                 Action::Deliver => m.received_at = Set(Some(now)),
                 Action::Acknowledge => m.phone_disclosed_at = Set(Some(now)),
                 Action::Claim => m.assignee_id = Set(Some(who.subject().to_string())),

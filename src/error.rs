@@ -44,6 +44,9 @@ pub enum Error {
     Conflict { detail: String, extra: Value },
     #[error("{0}")]
     Transition(#[from] Refused),
+    /// The resource changed between reading and writing it.
+    #[error("the complaint changed while this request was processed; read it again and retry")]
+    Concurrent,
     #[error("the Idempotency-Key was already used with a different request body")]
     IdempotencyMismatch,
     #[error("a request with this Idempotency-Key is still being processed")]
@@ -83,6 +86,7 @@ impl Error {
             Error::NotFound => ("not-found", "Not found"),
             Error::Conflict { .. } => ("conflict", "Conflict"),
             Error::Transition(_) => ("transition-not-allowed", "Transition not allowed"),
+            Error::Concurrent => ("conflict", "Conflict"),
             Error::IdempotencyMismatch => ("idempotency-key-reused", "Idempotency key reused"),
             Error::IdempotencyInFlight => ("idempotency-key-in-flight", "Request in progress"),
             Error::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
@@ -117,9 +121,10 @@ impl ResponseError for Error {
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound => StatusCode::NOT_FOUND,
-            Error::Conflict { .. } | Error::Transition(_) | Error::IdempotencyInFlight => {
-                StatusCode::CONFLICT
-            }
+            Error::Conflict { .. }
+            | Error::Transition(_)
+            | Error::Concurrent
+            | Error::IdempotencyInFlight => StatusCode::CONFLICT,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

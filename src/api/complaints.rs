@@ -260,7 +260,7 @@ async fn consumer_response(
                 &case,
                 Action::ConsumerObject,
                 payload,
-                |_| {},
+                |_, _| {},
             )
             .await?
         }
@@ -272,7 +272,7 @@ async fn consumer_response(
                 &case,
                 Action::ConsumerEscalate,
                 payload,
-                |_| {},
+                |_, _| {},
             )
             .await?
         }
@@ -299,7 +299,7 @@ async fn withdraw(
         &case,
         Action::Withdraw,
         json!({ "reason": reason }),
-        |_| {},
+        |_, _| {},
     )
     .await?;
     Ok(HttpResponse::Ok().json(views::complaint(&updated, &p)))

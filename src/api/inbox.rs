@@ -53,15 +53,13 @@ async fn deliver_on_read(
         &case,
         Action::Deliver,
         json!({ "via": "inbox" }),
-        |m| m.received_at = Set(Some(now)),
+        |m, _| m.received_at = Set(Some(now)),
     )
     .await;
     match delivered {
         Ok(case) => Ok(case),
         // A concurrent read delivered it first; show the case as it now is.
-        Err(Error::Conflict { .. } | Error::Transition(_)) => {
-            scope::find(&state.db, p, &case.id).await
-        }
+        Err(Error::Concurrent | Error::Transition(_)) => scope::find(&state.db, p, &case.id).await,
         Err(err) => Err(err),
     }
 }
@@ -175,7 +173,7 @@ async fn noted(
         &case,
         action,
         json!({ field: note }),
-        |_| {},
+        |_, _| {},
     )
     .await?;
     Ok(HttpResponse::Ok().json(views::complaint(&updated, p)))
@@ -227,7 +225,7 @@ async fn contact(
             "note": note,
             "at": views::time(&at.unwrap_or(now)),
         }),
-        |_| {},
+        |_, _| {},
     )
     .await?;
     Ok(HttpResponse::Created().json(views::complaint(&updated, &p)))
@@ -290,7 +288,7 @@ async fn settle(
         &case,
         Action::ReportSettlement,
         outcome.clone(),
-        |m| m.outcome = Set(Some(outcome)),
+        |m, _| m.outcome = Set(Some(outcome.clone())),
     )
     .await?;
     Ok(HttpResponse::Ok().json(views::complaint(&updated, &p)))

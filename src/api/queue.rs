@@ -74,7 +74,7 @@ async fn act(
     id: &str,
     action: Action,
     payload: Value,
-    edit: impl FnOnce(&mut complaint::ActiveModel, &complaint::Model),
+    edit: impl Fn(&mut complaint::ActiveModel, &complaint::Model),
 ) -> Result<HttpResponse> {
     let state = state(req)?;
     let case = scope::find_in_queue(&state.db, p, id).await?;
@@ -88,7 +88,7 @@ async fn act(
         &case,
         action,
         payload,
-        |m| edit(m, &case),
+        edit,
     )
     .await?;
     Ok(HttpResponse::Ok().json(views::complaint(&updated, p)))
@@ -98,7 +98,7 @@ async fn claim(req: HttpRequest, Auth(p): Auth, id: web::Path<String>) -> Result
     let (user_id, _) = p.staff()?;
     let user_id = user_id.to_string();
     act(&req, &p, &id, Action::Claim, json!({}), |m, _| {
-        m.assignee_id = Set(Some(user_id))
+        m.assignee_id = Set(Some(user_id.clone()))
     })
     .await
 }
@@ -161,7 +161,7 @@ async fn decision(
     };
     let payload = fields.clone();
     act(&req, &p, &id, action, payload, |m, case| {
-        m.outcome = Set(Some(station_outcome(case, fields)))
+        m.outcome = Set(Some(station_outcome(case, fields.clone())))
     })
     .await
 }
@@ -235,7 +235,7 @@ async fn close(
     });
     let payload = fields.clone();
     act(&req, &p, &id, Action::Close, payload, |m, case| {
-        m.outcome = Set(Some(station_outcome(case, fields)))
+        m.outcome = Set(Some(station_outcome(case, fields.clone())))
     })
     .await
 }

@@ -423,7 +423,7 @@ impl Deliverer {
             &case,
             Action::Escalate(EscalationReason::DeliveryFailed),
             json!({ "webhook_id": row.webhook_id, "error": error }),
-            |_| {},
+            |_, _| {},
         )
         .await;
         if let Err(err) = result {

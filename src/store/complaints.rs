@@ -204,8 +204,14 @@ pub fn status_of(case: &complaint::Model) -> Result<Status> {
     })
 }
 
+/// How often [`transition`] re-reads a case that changed under it.
+const CONCURRENT_RETRIES: usize = 3;
+
 /// Runs `action` on `case` through the lifecycle table in its own transaction.
-/// See [`transition_in`].
+/// When the case changed meanwhile (a worker delivered it, another request
+/// moved it), it is read again and the table asked again, a few times, so a
+/// request that is still valid does not fail for a race. `edit` gets the case
+/// as it stands. See [`transition_in`].
 pub async fn transition(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
@@ -213,12 +219,28 @@ pub async fn transition(
     case: &complaint::Model,
     action: Action,
     payload: Value,
-    edit: impl FnOnce(&mut complaint::ActiveModel),
+    edit: impl Fn(&mut complaint::ActiveModel, &complaint::Model),
 ) -> Result<complaint::Model> {
-    let txn = db.begin().await?;
-    let updated = transition_in(&txn, now, actor, case, action, payload, edit).await?;
-    txn.commit().await?;
-    Ok(updated)
+    let mut current = case.clone();
+    for attempt in 0.. {
+        let txn = db.begin().await?;
+        let result = transition_in(&txn, now, actor, &current, action, payload.clone(), |m| {
+            edit(m, &current)
+        })
+        .await;
+        match result {
+            Ok(updated) => {
+                txn.commit().await?;
+                return Ok(updated);
+            }
+            Err(Error::Concurrent) if attempt < CONCURRENT_RETRIES => {
+                drop(txn);
+                current = find(db, &case.id).await?.ok_or(Error::NotFound)?;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Err(Error::Concurrent)
 }
 
 /// Runs `action` on `case` through the lifecycle table inside `txn`: updates the
@@ -259,9 +281,7 @@ pub async fn transition_in(
         .exec(db)
         .await?;
     if updated.rows_affected == 0 {
-        return Err(Error::conflict(
-            "the complaint changed while this request was processed; read it again and retry",
-        ));
+        return Err(Error::Concurrent);
     }
     let mut payload = payload;
     if let (Some(reason), Value::Object(map)) =

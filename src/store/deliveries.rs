@@ -227,13 +227,8 @@ pub async fn attempts<C: ConnectionTrait>(
     Ok(q.limit(limit).all(db).await?)
 }
 
-/// Puts one event back in line with a fresh schedule.
-pub async fn redeliver<C: ConnectionTrait>(
-    db: &C,
-    webhook_id: &str,
-) -> Result<Option<outbox::Model>> {
-    // A row a worker holds right now is left to that worker.
-    let now = Utc::now();
+/// An update that puts events back in line: pending, due now, attempts from zero.
+fn requeue() -> sea_orm::UpdateMany<outbox::Entity> {
     outbox::Entity::update_many()
         .col_expr(outbox::Column::Status, Expr::value("pending"))
         .col_expr(outbox::Column::Attempts, Expr::value(0))
@@ -242,6 +237,16 @@ pub async fn redeliver<C: ConnectionTrait>(
             outbox::Column::LockedUntil,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
+}
+
+/// Puts one event back in line with a fresh schedule.
+pub async fn redeliver<C: ConnectionTrait>(
+    db: &C,
+    webhook_id: &str,
+) -> Result<Option<outbox::Model>> {
+    // A row a worker holds right now is left to that worker.
+    let now = Utc::now();
+    requeue()
         .filter(outbox::Column::WebhookId.eq(webhook_id))
         .filter(
             sea_orm::Condition::any()
@@ -263,14 +268,7 @@ pub async fn replay<C: ConnectionTrait>(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<u64> {
-    let reset = outbox::Entity::update_many()
-        .col_expr(outbox::Column::Status, Expr::value("pending"))
-        .col_expr(outbox::Column::Attempts, Expr::value(0))
-        .col_expr(outbox::Column::NextAttemptAt, Expr::value(Utc::now()))
-        .col_expr(
-            outbox::Column::LockedUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
+    let reset = requeue()
         .filter(outbox::Column::TargetKind.eq("handler"))
         .filter(outbox::Column::TargetId.eq(handler_id))
         .filter(outbox::Column::Status.eq("dead"))
