@@ -76,17 +76,21 @@ pub async fn intake(
         return Err(Error::field("station_code", "no station has this code"));
     }
     let candidates = directory::routing_candidates(db, &new.merchant_credit_code).await?;
-    let fallback = match default_station {
-        Some(code) => Some(code.to_string()),
-        None => directory::sole_root_station(db).await?,
-    };
-    let route = routing::route(
+    let mut route = routing::route(
         &new.merchant_credit_code,
         new.odr_consent,
         &candidates,
         new.station_code.as_deref(),
-        fallback.as_deref(),
+        default_station,
     );
+    // Nobody placed the case: the sole root station takes it, if there is one.
+    if let Route::Station {
+        station_code: station @ None,
+        ..
+    } = &mut route
+    {
+        *station = directory::sole_root_station(db).await?;
+    }
     let (status, handler_id, station_code, reason) = match route {
         Route::Handler {
             handler_id,
@@ -154,7 +158,7 @@ pub async fn intake(
         kind: "partner",
         id: Some(partner_id.to_string()),
     };
-    events::append(
+    events::append_first(
         &txn,
         NewEvent {
             complaint_id: &id,

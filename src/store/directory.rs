@@ -258,26 +258,27 @@ pub async fn rotate_webhook_secret<C: ConnectionTrait>(
     Ok((model.update(db).await?, secret))
 }
 
-/// Handlers that might take a complaint about `credit_code`.
+/// Handlers that might take a complaint about `credit_code`: its merchant
+/// handlers, and every rights station (their `covers` lists are matched in
+/// routing), in one query.
 pub async fn routing_candidates<C: ConnectionTrait>(
     db: &C,
     credit_code: &str,
 ) -> Result<Vec<Candidate>> {
-    let merchants = handler::Entity::find()
-        .filter(handler::Column::Kind.eq(HandlerKind::Merchant.as_str()))
-        .filter(handler::Column::CreditCode.eq(credit_code))
-        .all(db)
-        .await?;
-    let rights_stations = handler::Entity::find()
-        .filter(handler::Column::Kind.eq(HandlerKind::RightsStation.as_str()))
-        .filter(handler::Column::Status.ne(HandlerStatus::Withdrawn.as_str()))
+    use sea_orm::Condition;
+    let merchant = Condition::all()
+        .add(handler::Column::Kind.eq(HandlerKind::Merchant.as_str()))
+        .add(handler::Column::CreditCode.eq(credit_code));
+    let rights_station = Condition::all()
+        .add(handler::Column::Kind.eq(HandlerKind::RightsStation.as_str()))
+        .add(handler::Column::Status.ne(HandlerStatus::Withdrawn.as_str()));
+    handler::Entity::find()
+        .filter(Condition::any().add(merchant).add(rights_station))
         .order_by_asc(handler::Column::Id)
         .all(db)
-        .await?;
-    merchants
-        .into_iter()
-        .chain(rights_stations)
-        .map(|h| candidate(&h))
+        .await?
+        .iter()
+        .map(candidate)
         .collect()
 }
 

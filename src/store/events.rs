@@ -58,9 +58,18 @@ pub async fn append<C: ConnectionTrait>(db: &C, e: NewEvent<'_>) -> Result<()> {
         .into_tuple()
         .one(db)
         .await?;
+    insert(db, e, last.unwrap_or(0) + 1).await
+}
+
+/// The first event of a complaint that is being created in this transaction.
+pub async fn append_first<C: ConnectionTrait>(db: &C, e: NewEvent<'_>) -> Result<()> {
+    insert(db, e, 1).await
+}
+
+async fn insert<C: ConnectionTrait>(db: &C, e: NewEvent<'_>, seq: i32) -> Result<()> {
     event::Entity::insert(event::ActiveModel {
         complaint_id: Set(e.complaint_id.to_string()),
-        seq: Set(last.unwrap_or(0) + 1),
+        seq: Set(seq),
         at: Set(e.at),
         actor_kind: Set(e.actor.kind.to_string()),
         actor_id: Set(e.actor.id.clone()),
