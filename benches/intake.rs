@@ -12,7 +12,13 @@ use futures_util::StreamExt;
 use futures_util::stream;
 
 async fn run(backend: common::Backend, label: &str, n: usize, concurrency: usize) {
-    let Some(app) = common::spawn(backend, |_| {}).await else {
+    // The serving defaults, not the test harness's fast polling.
+    let defaults = |c: &mut odr_gateway::config::Config| {
+        let d = odr_gateway::config::Config::default().delivery;
+        c.delivery.poll_interval_ms = d.poll_interval_ms;
+        c.delivery.workers = d.workers;
+    };
+    let Some(app) = common::spawn(backend, defaults).await else {
         println!("{label}: skipped (DATABASE_URL not set)");
         return;
     };
