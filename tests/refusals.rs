@@ -337,3 +337,40 @@ on_both_databases!(bad_tokens_are_401, |app: TestApp| async move {
         401
     );
 });
+
+on_both_databases!(
+    actions_without_fields_refuse_a_body_with_fields,
+    |app: TestApp| async move {
+        let w = world(&app).await;
+        let case = id(&app
+            .post("/v1/complaints", &w.partner, intake(&w.merchant_code))
+            .await
+            .expect(201));
+        app.get(&format!("/v1/inbox/{case}"), &w.merchant)
+            .await
+            .expect(200);
+        let typo = app
+            .post(
+                &format!("/v1/inbox/{case}/acknowledge"),
+                &w.merchant,
+                json!({"note": "ok"}),
+            )
+            .await;
+        assert_eq!(
+            (typo.status.as_u16(), typo.fields()),
+            (422, vec!["note".to_string()])
+        );
+        let still = app
+            .get(&format!("/v1/inbox/{case}"), &w.merchant)
+            .await
+            .expect(200);
+        assert_eq!(still["status"], "delivered", "nothing changed");
+        app.post(
+            &format!("/v1/inbox/{case}/acknowledge"),
+            &w.merchant,
+            json!({}),
+        )
+        .await
+        .expect(200);
+    }
+);

@@ -6,7 +6,7 @@ use chrono::Duration;
 use sea_orm::{ActiveValue::Set, IntoActiveModel, TransactionTrait};
 use serde_json::json;
 
-use super::extract::{Auth, JsonBody, Query, page, state};
+use super::extract::{Auth, JsonBody, NoFields, Query, page, state};
 use super::input::{Input, Optional, Required};
 use super::{Route, route};
 use crate::auth::Principal;
@@ -299,6 +299,7 @@ async fn rotate_secret(
     req: HttpRequest,
     Auth(p): Auth,
     id: web::Path<String>,
+    _: NoFields,
 ) -> Result<HttpResponse> {
     p.require_admin()?;
     let state = state(&req)?;

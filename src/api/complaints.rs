@@ -192,6 +192,12 @@ async fn list(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
         select = select.filter(complaint::Column::Status.eq(status.as_str()));
     }
     if let Some(external_ref) = q.params.get("external_ref") {
+        if external_ref.chars().count() > 64 {
+            return Err(Error::field(
+                "external_ref",
+                "must be at most 64 characters",
+            ));
+        }
         select = select.filter(complaint::Column::ExternalRef.eq(external_ref.as_str()));
     }
     let rows = complaints::page(&state.db, select, q.after.as_deref(), q.limit + 1).await?;

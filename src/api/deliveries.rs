@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use entity::{delivery_attempt, outbox};
 use serde_json::{Value, json};
 
-use super::extract::{Auth, JsonBody, Query, page, state};
+use super::extract::{Auth, JsonBody, NoFields, Query, page, state};
 use super::input::{Input, Required};
 use super::{Route, route};
 use crate::error::{Error, Result};
@@ -108,6 +108,7 @@ async fn redeliver(
     req: HttpRequest,
     Auth(p): Auth,
     webhook_id: web::Path<String>,
+    _: NoFields,
 ) -> Result<HttpResponse> {
     p.require_admin()?;
     let state = state(&req)?;
@@ -163,7 +164,12 @@ async fn endpoint(req: HttpRequest, Auth(p): Auth, id: web::Path<String>) -> Res
     })))
 }
 
-async fn resume(req: HttpRequest, Auth(p): Auth, id: web::Path<String>) -> Result<HttpResponse> {
+async fn resume(
+    req: HttpRequest,
+    Auth(p): Auth,
+    id: web::Path<String>,
+    _: NoFields,
+) -> Result<HttpResponse> {
     p.require_admin()?;
     let state = state(&req)?;
     let handler = directory::handler(&state.db, &id)

@@ -121,6 +121,24 @@ impl FromRequest for JsonBody {
     }
 }
 
+/// The body of an action that takes no fields: empty, or `{}`. Anything else
+/// is refused like any other bad body, so a typo never passes silently.
+pub struct NoFields;
+
+impl FromRequest for NoFields {
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = JsonBody::from_request(req, payload);
+        Box::pin(async move {
+            let body = body.await?;
+            super::input::Input::new(&body.value)?.finish()?;
+            Ok(NoFields)
+        })
+    }
+}
+
 pub const DEFAULT_LIMIT: u64 = 50;
 pub const MAX_LIMIT: u64 = 200;
 
@@ -159,10 +177,13 @@ impl Query {
         };
         let after = match params.get("cursor") {
             None => None,
+            // Any well-formed cursor is a position; one we did not issue just
+            // starts the page somewhere harmless.
             Some(cursor) => match URL_SAFE_NO_PAD
                 .decode(cursor)
                 .ok()
-                .and_then(|b| String::from_utf8(b).ok())
+                .filter(|b| !b.is_empty())
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
             {
                 Some(id) => Some(id),
                 None => {

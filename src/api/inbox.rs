@@ -6,7 +6,7 @@ use entity::complaint;
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, TransactionTrait};
 use serde_json::json;
 
-use super::extract::{Auth, JsonBody, Query, page, state};
+use super::extract::{Auth, JsonBody, NoFields, Query, page, state};
 use super::input::{Input, Optional, Required};
 use super::{Route, route};
 use crate::app::AppState;
@@ -108,6 +108,7 @@ async fn acknowledge(
     req: HttpRequest,
     Auth(p): Auth,
     id: web::Path<String>,
+    _: NoFields,
 ) -> Result<HttpResponse> {
     let case = own_case(&req, &p, &id).await?;
     let state = state(&req)?;

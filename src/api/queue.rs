@@ -6,7 +6,7 @@ use entity::complaint;
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use super::extract::{Auth, JsonBody, Query, page, state};
+use super::extract::{Auth, JsonBody, NoFields, Query, page, state};
 use super::input::{Input, Optional, Required};
 use super::{Route, route};
 use crate::auth::Principal;
@@ -94,7 +94,12 @@ async fn act(
     Ok(HttpResponse::Ok().json(views::complaint(&updated, p)))
 }
 
-async fn claim(req: HttpRequest, Auth(p): Auth, id: web::Path<String>) -> Result<HttpResponse> {
+async fn claim(
+    req: HttpRequest,
+    Auth(p): Auth,
+    id: web::Path<String>,
+    _: NoFields,
+) -> Result<HttpResponse> {
     let (user_id, _) = p.staff()?;
     let user_id = user_id.to_string();
     act(&req, &p, &id, Action::Claim, json!({}), |m, _| {
@@ -103,7 +108,12 @@ async fn claim(req: HttpRequest, Auth(p): Auth, id: web::Path<String>) -> Result
     .await
 }
 
-async fn release(req: HttpRequest, Auth(p): Auth, id: web::Path<String>) -> Result<HttpResponse> {
+async fn release(
+    req: HttpRequest,
+    Auth(p): Auth,
+    id: web::Path<String>,
+    _: NoFields,
+) -> Result<HttpResponse> {
     act(&req, &p, &id, Action::Release, json!({}), |m, _| {
         m.assignee_id = Set(None)
     })
