@@ -1,7 +1,7 @@
 //! End-to-end forwarding: complaints taken in over HTTP and pushed to a local
 //! sink that answers 200, on SQLite and (with DATABASE_URL) PostgreSQL.
 //!
-//! `cargo bench --bench forwarding` (FORWARD_N=3000, FORWARD_C=64).
+//! `cargo bench --bench forwarding` (FORWARD_N=3000, FORWARD_C=64, FORWARD_DB=sqlite|postgres).
 //! * live: intake and delivery at once; deliveries/s and intake→delivery latency.
 //! * drain: N forwards already waiting when the workers start; deliveries/s.
 
@@ -22,7 +22,10 @@ fn tune(c: &mut Config) {
     c.delivery.rate_per_second = 100_000;
     c.delivery.burst = 100_000;
     c.delivery.poll_interval_ms = 10;
-    c.delivery.workers = 4;
+    c.delivery.workers = std::env::var("FORWARD_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
 }
 
 async fn push_world(app: &common::TestApp, sink: &Receiver) -> (String, String) {
@@ -148,10 +151,16 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(64);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
+    // FORWARD_DB=sqlite or postgres runs one of them.
+    let only = std::env::var("FORWARD_DB").unwrap_or_default();
     rt.block_on(async {
-        live(common::Backend::Sqlite, "sqlite", n, c).await;
-        drain(common::Backend::Sqlite, "sqlite", n, c).await;
-        live(common::Backend::Postgres, "postgres", n, c).await;
-        drain(common::Backend::Postgres, "postgres", n, c).await;
+        if only != "postgres" {
+            live(common::Backend::Sqlite, "sqlite", n, c).await;
+            drain(common::Backend::Sqlite, "sqlite", n, c).await;
+        }
+        if only != "sqlite" {
+            live(common::Backend::Postgres, "postgres", n, c).await;
+            drain(common::Backend::Postgres, "postgres", n, c).await;
+        }
     });
 }
