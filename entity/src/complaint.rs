@@ -38,6 +38,8 @@ pub struct Model {
     pub outcome: Option<Json>,
     /// Optimistic-concurrency counter: every state change bumps it.
     pub version: i32,
+    /// Events in the case file so far: the next event's sequence number minus one.
+    pub event_count: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

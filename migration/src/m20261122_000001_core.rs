@@ -95,6 +95,7 @@ enum Complaints {
     InitialFeedbackAt,
     Outcome,
     Version,
+    EventCount,
     CreatedAt,
     UpdatedAt,
 }
@@ -282,6 +283,7 @@ impl MigrationTrait for Migration {
                 .col(ts_null(Complaints::InitialFeedbackAt))
                 .col(json_null(Complaints::Outcome))
                 .col(integer(Complaints::Version))
+                .col(integer(Complaints::EventCount))
                 .col(ts(Complaints::CreatedAt))
                 .col(ts(Complaints::UpdatedAt))
                 .to_owned(),

@@ -15,7 +15,7 @@ use crate::domain::lifecycle::{Action, Status};
 use crate::domain::vocabulary::{ContactMethod, Remedy};
 use crate::error::{Error, Result};
 use crate::store::complaints;
-use crate::store::events::{self, Actor, NewEvent};
+use crate::store::events::Actor;
 use crate::store::negotiation::{self, NewProposal};
 use crate::store::scope;
 use crate::views;
@@ -116,13 +116,22 @@ async fn acknowledge(
     let actor = Actor::from(&p);
     let txn = state.db.begin().await?;
     let first_disclosure = case.phone_disclosed_at.is_none();
-    let updated = complaints::transition_in(
+    let disclosure = first_disclosure.then(|| complaints::Record {
+        kind: "contact_disclosed",
+        payload: json!({
+            "recipient": {"kind": "handler", "id": p.subject()},
+            "fields": ["consumer.phone"],
+            "purpose": "the handler acknowledged the complaint and must contact the consumer",
+        }),
+    });
+    let updated = complaints::transition_with_records(
         &txn,
         now,
         &actor,
         &case,
         Action::Acknowledge,
         json!({}),
+        disclosure.into_iter().collect(),
         |m| {
             if first_disclosure {
                 m.phone_disclosed_at = Set(Some(now));
@@ -130,25 +139,6 @@ async fn acknowledge(
         },
     )
     .await?;
-    if first_disclosure {
-        events::append(
-            &txn,
-            NewEvent {
-                complaint_id: &case.id,
-                at: now,
-                actor: &actor,
-                kind: "contact_disclosed",
-                from: None,
-                to: None,
-                payload: json!({
-                    "recipient": {"kind": "handler", "id": p.subject()},
-                    "fields": ["consumer.phone"],
-                    "purpose": "the handler acknowledged the complaint and must contact the consumer",
-                }),
-            },
-        )
-        .await?;
-    }
     txn.commit().await?;
     Ok(HttpResponse::Ok().json(views::complaint(&updated, &p)))
 }

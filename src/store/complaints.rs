@@ -140,6 +140,7 @@ pub async fn intake(
         initial_feedback_at: Set(None),
         outcome: Set(None),
         version: Set(1),
+        event_count: Set(1),
         created_at: Set(now),
         updated_at: Set(now),
     };
@@ -158,7 +159,7 @@ pub async fn intake(
         kind: "partner",
         id: Some(partner_id.to_string()),
     };
-    events::append_first(
+    events::insert(
         &txn,
         NewEvent {
             complaint_id: &id,
@@ -174,6 +175,7 @@ pub async fn intake(
                 "escalation_reason": reason,
             }),
         },
+        1,
     )
     .await?;
     outbox::enqueue(&txn, &inserted, None, status, None, now).await?;
@@ -260,11 +262,36 @@ pub async fn transition_in(
     payload: Value,
     edit: impl FnOnce(&mut complaint::ActiveModel),
 ) -> Result<complaint::Model> {
+    transition_with_records(db, now, actor, case, action, payload, Vec::new(), edit).await
+}
+
+/// An event recorded beside a transition, in the same case-file write
+/// (the disclosure of contact details that comes with an acknowledgement).
+pub struct Record {
+    pub kind: &'static str,
+    pub payload: Value,
+}
+
+/// [`transition_in`], appending `records` after the transition's own event.
+#[allow(clippy::too_many_arguments)]
+pub async fn transition_with_records(
+    db: &DatabaseTransaction,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    case: &complaint::Model,
+    action: Action,
+    payload: Value,
+    records: Vec<Record>,
+    edit: impl FnOnce(&mut complaint::ActiveModel),
+) -> Result<complaint::Model> {
     let from = status_of(case)?;
     let to = lifecycle::next(from, action)?;
     let mut model = case.clone().into_active_model();
     model.status = Set(to.as_str().into());
     model.version = Set(case.version + 1);
+    // The case file's numbering moves with the case row, under its version check.
+    let seq = case.event_count + 1;
+    model.event_count = Set(case.event_count + 1 + records.len() as i32);
     model.updated_at = Set(now);
     let reason: Option<EscalationReason> = action.escalation_reason();
     if to == Status::Escalated
@@ -293,7 +320,7 @@ pub async fn transition_in(
     {
         map.insert("escalation_reason".into(), json!(reason));
     }
-    events::append(
+    events::insert(
         db,
         NewEvent {
             complaint_id: &case.id,
@@ -304,8 +331,21 @@ pub async fn transition_in(
             to: Some(to),
             payload,
         },
+        seq,
     )
     .await?;
+    for (i, record) in records.into_iter().enumerate() {
+        let event = NewEvent {
+            complaint_id: &case.id,
+            at: now,
+            actor,
+            kind: record.kind,
+            from: None,
+            to: None,
+            payload: record.payload,
+        };
+        events::insert(db, event, seq + 1 + i as i32).await?;
+    }
     let updated = after.try_into_model()?;
     outbox::enqueue(db, &updated, Some(from), to, Some(action), now).await?;
     Ok(updated)

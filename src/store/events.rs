@@ -47,26 +47,10 @@ pub struct NewEvent<'a> {
     pub payload: Value,
 }
 
-/// Appends one event with the next sequence number of its complaint. Callers
-/// hold the complaint's version lock, so two appends never race for a number.
-pub async fn append<C: ConnectionTrait>(db: &C, e: NewEvent<'_>) -> Result<()> {
-    let last: Option<i32> = event::Entity::find()
-        .select_only()
-        .column(event::Column::Seq)
-        .filter(event::Column::ComplaintId.eq(e.complaint_id))
-        .order_by_desc(event::Column::Seq)
-        .into_tuple()
-        .one(db)
-        .await?;
-    insert(db, e, last.unwrap_or(0) + 1).await
-}
-
-/// The first event of a complaint that is being created in this transaction.
-pub async fn append_first<C: ConnectionTrait>(db: &C, e: NewEvent<'_>) -> Result<()> {
-    insert(db, e, 1).await
-}
-
-async fn insert<C: ConnectionTrait>(db: &C, e: NewEvent<'_>, seq: i32) -> Result<()> {
+/// Appends one event as number `seq` of its complaint's case file. The caller
+/// takes the number from the complaint row it updates under its version check
+/// (`event_count`), so two writers never share a number.
+pub async fn insert<C: ConnectionTrait>(db: &C, e: NewEvent<'_>, seq: i32) -> Result<()> {
     event::Entity::insert(event::ActiveModel {
         complaint_id: Set(e.complaint_id.to_string()),
         seq: Set(seq),
