@@ -12,13 +12,14 @@ use crate::app::AppState;
 use crate::auth::Principal;
 use crate::config::{ClockMode, Config};
 use crate::domain::credit_code::CreditCode;
-use crate::domain::lifecycle::Action;
+use crate::domain::lifecycle::{Action, CloseResult};
 use crate::domain::vocabulary::{DeliveryMode, HandlerKind, Remedy, Role};
 use crate::error::{Error, Result};
 use crate::store::complaints::{self, NewComplaint};
 use crate::store::directory::{self, NewHandler, NewPartner};
 use crate::store::events::Actor;
 use crate::store::negotiation::{self, NewProposal};
+use crate::store::station::{self, Step};
 
 const DEMO_DB: &str = "odr-gateway-demo.db";
 
@@ -130,7 +131,7 @@ pub async fn seed(state: &AppState) -> Result<World> {
         now,
     )
     .await?;
-    let mall_handler = directory::enroll_handler(
+    directory::enroll_handler(
         db,
         NewHandler {
             kind: HandlerKind::Merchant,
@@ -200,13 +201,7 @@ pub async fn seed(state: &AppState) -> Result<World> {
         now,
     };
     cases
-        .fill(
-            &furniture,
-            &tea_shop,
-            &unenrolled,
-            &mall_handler.handler.id,
-            &accounts,
-        )
+        .fill(&furniture, &tea_shop, &unenrolled, &accounts)
         .await?;
     Ok(World { accounts })
 }
@@ -260,14 +255,25 @@ impl DemoCases<'_> {
             &case,
             action,
             payload,
-            |m, _| match action {
-                Action::Deliver => m.received_at = Set(Some(now)),
-                Action::Acknowledge => m.phone_disclosed_at = Set(Some(now)),
-                Action::Claim => m.assignee_id = Set(Some(who.subject().to_string())),
-                _ => {}
+            |m, _| {
+                if action == Action::Deliver {
+                    m.received_at = Set(Some(now))
+                }
             },
         )
         .await
+    }
+
+    async fn station(
+        &self,
+        mut case: entity::complaint::Model,
+        staff: &Principal,
+        steps: Vec<Step>,
+    ) -> Result<entity::complaint::Model> {
+        for step in steps {
+            case = station::act(&self.state.db, self.now, &Actor::from(staff), &case, step).await?;
+        }
+        Ok(case)
     }
 
     async fn fill(
@@ -275,7 +281,6 @@ impl DemoCases<'_> {
         furniture: &str,
         tea_shop: &str,
         unenrolled: &str,
-        _mall: &str,
         accounts: &[Account],
     ) -> Result<()> {
         let find = |role: Role| {
@@ -292,7 +297,6 @@ impl DemoCases<'_> {
             .find(|a| a.login == "dc-staff")
             .map(|a| a.principal.clone())
             .ok_or_else(|| Error::internal(std::io::Error::other("demo staff")))?;
-        let empty = json!({});
         // routed: waiting for the merchant to pull it.
         self.intake(1, furniture, true).await?;
         // delivered, acknowledged, negotiating, settled by the consumer.
@@ -304,9 +308,13 @@ impl DemoCases<'_> {
                 .step(case, &handler, Action::Deliver, json!({"via": "inbox"}))
                 .await?;
             if depth >= 2 {
-                case = self
-                    .step(case, &handler, Action::Acknowledge, empty.clone())
-                    .await?;
+                case = negotiation::acknowledge(
+                    &self.state.db,
+                    self.now,
+                    &Actor::from(&handler),
+                    &case,
+                )
+                .await?;
             }
             if depth >= 3 {
                 let (updated, _) = negotiation::propose(
@@ -340,43 +348,30 @@ impl DemoCases<'_> {
         self.intake(n, tea_shop, true).await?;
         let escalated = self.intake(n + 1, unenrolled, true).await?;
         self.intake(n + 2, furniture, false).await?;
-        // At the station: claimed, accepted, closed.
-        let claimed = self
-            .step(escalated, &staff, Action::Claim, empty.clone())
+        // At the station: claimed, accepted, closed — through the station's own steps.
+        let staff_id = staff.subject().to_string();
+        let claim = || Step::Claim {
+            user_id: staff_id.clone(),
+        };
+        self.station(escalated, &staff, vec![claim()]).await?;
+        let accepted = self.intake(n + 3, unenrolled, true).await?;
+        let accept = || Step::Decide {
+            accept: true,
+            grounds: None,
+        };
+        self.station(accepted, &staff, vec![claim(), accept()])
             .await?;
-        let mut station = self.intake(n + 3, unenrolled, true).await?;
-        station = self
-            .step(station, &staff, Action::Claim, empty.clone())
+        let closed = self.intake(n + 4, unenrolled, true).await?;
+        let close = Step::Close {
+            result: CloseResult::Mediated,
+            recovered_cents: 50_000,
+            note: "调解成功，商家退款五百元".into(),
+        };
+        let feedback = Step::InitialFeedback {
+            note: "已联系双方，约定调解".into(),
+        };
+        self.station(closed, &staff, vec![claim(), accept(), feedback, close])
             .await?;
-        let accepted = self
-            .step(
-                station,
-                &staff,
-                Action::Accept,
-                json!({"decision": "accepted"}),
-            )
-            .await?;
-        let _ = claimed;
-        let mut closing = self.intake(n + 4, unenrolled, true).await?;
-        closing = self
-            .step(closing, &staff, Action::Claim, empty.clone())
-            .await?;
-        closing = self
-            .step(
-                closing,
-                &staff,
-                Action::Accept,
-                json!({"decision": "accepted"}),
-            )
-            .await?;
-        self.step(
-            closing,
-            &staff,
-            Action::Close,
-            json!({"result": "mediated", "recovered_cents": 50_000}),
-        )
-        .await?;
-        let _ = accepted;
         // Withdrawn by the consumer.
         let withdrawn = self.intake(n + 5, furniture, true).await?;
         self.step(

@@ -3,7 +3,7 @@
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use entity::complaint;
-use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter};
 use serde_json::json;
 
 use super::extract::{Auth, JsonBody, NoFields, Query, page, state};
@@ -112,34 +112,8 @@ async fn acknowledge(
 ) -> Result<HttpResponse> {
     let case = own_case(&req, &p, &id).await?;
     let state = state(&req)?;
-    let now = state.clock.now();
-    let actor = Actor::from(&p);
-    let txn = state.db.begin().await?;
-    let first_disclosure = case.phone_disclosed_at.is_none();
-    let disclosure = first_disclosure.then(|| complaints::Record {
-        kind: "contact_disclosed",
-        payload: json!({
-            "recipient": {"kind": "handler", "id": p.subject()},
-            "fields": ["consumer.phone"],
-            "purpose": "the handler acknowledged the complaint and must contact the consumer",
-        }),
-    });
-    let updated = complaints::transition_with_records(
-        &txn,
-        now,
-        &actor,
-        &case,
-        Action::Acknowledge,
-        json!({}),
-        disclosure.into_iter().collect(),
-        |m| {
-            if first_disclosure {
-                m.phone_disclosed_at = Set(Some(now));
-            }
-        },
-    )
-    .await?;
-    txn.commit().await?;
+    let updated =
+        negotiation::acknowledge(&state.db, state.clock.now(), &Actor::from(&p), &case).await?;
     Ok(HttpResponse::Ok().json(views::complaint(&updated, &p)))
 }
 

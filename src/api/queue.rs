@@ -3,18 +3,19 @@
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use entity::complaint;
-use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter};
-use serde_json::{Value, json};
+use sea_orm::{ColumnTrait, QueryFilter};
+use serde_json::json;
 
 use super::extract::{Auth, JsonBody, NoFields, Query, page, state};
 use super::input::{Input, Optional, Required};
 use super::{Route, route};
 use crate::auth::Principal;
-use crate::domain::lifecycle::{Action, CloseResult, EscalationReason, Status};
+use crate::domain::lifecycle::{CloseResult, EscalationReason, Status};
 use crate::error::{Error, Result};
 use crate::store::complaints;
 use crate::store::events::Actor;
 use crate::store::scope;
+use crate::store::station::{self, Step};
 use crate::views;
 
 pub fn routes() -> Vec<Route> {
@@ -67,30 +68,15 @@ fn require_assignee(p: &Principal, case: &complaint::Model) -> Result<()> {
     }
 }
 
-/// Runs a station action on a queue case and answers the case.
-async fn act(
-    req: &HttpRequest,
-    p: &Principal,
-    id: &str,
-    action: Action,
-    payload: Value,
-    edit: impl Fn(&mut complaint::ActiveModel, &complaint::Model),
-) -> Result<HttpResponse> {
+/// Runs a station step on a queue case and answers the case. Only the staff
+/// member who claimed a case may act on it.
+async fn act(req: &HttpRequest, p: &Principal, id: &str, step: Step) -> Result<HttpResponse> {
     let state = state(req)?;
     let case = scope::find_in_queue(&state.db, p, id).await?;
-    if action != Action::Claim {
+    if !matches!(step, Step::Claim { .. }) {
         require_assignee(p, &case)?;
     }
-    let updated = complaints::transition(
-        &state.db,
-        state.clock.now(),
-        &Actor::from(p),
-        &case,
-        action,
-        payload,
-        edit,
-    )
-    .await?;
+    let updated = station::act(&state.db, state.clock.now(), &Actor::from(p), &case, step).await?;
     Ok(HttpResponse::Ok().json(views::complaint(&updated, p)))
 }
 
@@ -100,12 +86,8 @@ async fn claim(
     id: web::Path<String>,
     _: NoFields,
 ) -> Result<HttpResponse> {
-    let (user_id, _) = p.staff()?;
-    let user_id = user_id.to_string();
-    act(&req, &p, &id, Action::Claim, json!({}), |m, _| {
-        m.assignee_id = Set(Some(user_id.clone()))
-    })
-    .await
+    let user_id = p.staff()?.0.to_string();
+    act(&req, &p, &id, Step::Claim { user_id }).await
 }
 
 async fn release(
@@ -114,24 +96,7 @@ async fn release(
     id: web::Path<String>,
     _: NoFields,
 ) -> Result<HttpResponse> {
-    act(&req, &p, &id, Action::Release, json!({}), |m, _| {
-        m.assignee_id = Set(None)
-    })
-    .await
-}
-
-/// The station's part of the outcome, merged into what is already there.
-fn station_outcome(case: &complaint::Model, fields: Value) -> Value {
-    let mut outcome = match &case.outcome {
-        Some(Value::Object(map)) if map.get("kind").and_then(Value::as_str) == Some("station") => {
-            Value::Object(map.clone())
-        }
-        _ => json!({ "kind": "station" }),
-    };
-    if let (Value::Object(target), Value::Object(source)) = (&mut outcome, fields) {
-        target.extend(source);
-    }
-    outcome
+    act(&req, &p, &id, Step::Release).await
 }
 
 async fn decision(
@@ -140,7 +105,6 @@ async fn decision(
     id: web::Path<String>,
     body: JsonBody,
 ) -> Result<HttpResponse> {
-    let state = state(&req)?;
     let mut input = Input::new(&body.value)?;
     let accept = input.boolean("accept", Required);
     let grounds = input.text("grounds", Optional, NOTE_MAX);
@@ -149,31 +113,7 @@ async fn decision(
     }
     input.finish()?;
     let accept = Input::got(accept, "accept")?;
-    let now = views::time(&state.clock.now());
-    let (action, fields) = if accept {
-        (
-            Action::Accept,
-            json!({ "decision": "accepted", "decided_at": now, "decided_by": p.subject() }),
-        )
-    } else {
-        (
-            Action::NotAccept,
-            json!({
-                "decision": "not_accepted",
-                "grounds": grounds,
-                "result": CloseResult::NotAccepted,
-                "recovered_cents": 0,
-                "decided_at": now,
-                "decided_by": p.subject(),
-                "closed_at": now,
-            }),
-        )
-    };
-    let payload = fields.clone();
-    act(&req, &p, &id, action, payload, |m, case| {
-        m.outcome = Set(Some(station_outcome(case, fields.clone())))
-    })
-    .await
+    act(&req, &p, &id, Step::Decide { accept, grounds }).await
 }
 
 async fn feedback(
@@ -182,7 +122,6 @@ async fn feedback(
     id: web::Path<String>,
     body: JsonBody,
 ) -> Result<HttpResponse> {
-    let state = state(&req)?;
     let mut input = Input::new(&body.value)?;
     let kind = input.text("kind", Required, 16);
     if kind.as_deref().is_some_and(|k| k != "initial") {
@@ -193,32 +132,8 @@ async fn feedback(
     }
     let note = input.text("note", Required, NOTE_MAX);
     input.finish()?;
-    let case = scope::find_in_queue(&state.db, &p, &id).await?;
-    if case.initial_feedback_at.is_some() {
-        return Err(Error::conflict(
-            "initial-check feedback was already given for this complaint",
-        ));
-    }
-    let decided = case
-        .outcome
-        .as_ref()
-        .and_then(|o| o.get("decision"))
-        .is_some();
-    if !decided {
-        return Err(Error::conflict(
-            "the station has not decided this complaint yet",
-        ));
-    }
-    let now = state.clock.now();
-    act(
-        &req,
-        &p,
-        &id,
-        Action::InitialFeedback,
-        json!({ "kind": "initial", "note": note }),
-        |m, _| m.initial_feedback_at = Set(Some(now)),
-    )
-    .await
+    let note = Input::got(note, "note")?;
+    act(&req, &p, &id, Step::InitialFeedback { note }).await
 }
 
 async fn close(
@@ -227,7 +142,6 @@ async fn close(
     id: web::Path<String>,
     body: JsonBody,
 ) -> Result<HttpResponse> {
-    let state = state(&req)?;
     let mut input = Input::new(&body.value)?;
     let result = input.parse::<CloseResult>("result", Required);
     if result == Some(CloseResult::NotAccepted) {
@@ -236,16 +150,10 @@ async fn close(
     let recovered = input.cents("recovered_cents", Optional);
     let note = input.text("note", Required, NOTE_MAX);
     input.finish()?;
-    let fields = json!({
-        "result": result,
-        "recovered_cents": recovered.unwrap_or(0),
-        "closing_note": note,
-        "closed_at": views::time(&state.clock.now()),
-        "closed_by": p.subject(),
-    });
-    let payload = fields.clone();
-    act(&req, &p, &id, Action::Close, payload, |m, case| {
-        m.outcome = Set(Some(station_outcome(case, fields.clone())))
-    })
-    .await
+    let step = Step::Close {
+        result: Input::got(result, "result")?,
+        recovered_cents: recovered.unwrap_or(0),
+        note: Input::got(note, "note")?,
+    };
+    act(&req, &p, &id, step).await
 }

@@ -9,6 +9,7 @@ pub mod negotiation;
 pub mod outbox;
 pub mod scope;
 pub mod settings;
+pub mod station;
 
 use std::time::Duration;
 

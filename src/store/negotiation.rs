@@ -9,12 +9,49 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 
-use super::complaints::transition_in;
+use super::complaints::{Record, transition_in, transition_with_records};
 use super::events::Actor;
 use super::new_id;
 use crate::domain::lifecycle::Action;
 use crate::domain::vocabulary::Remedy;
 use crate::error::{Error, Result};
+
+/// The handler acknowledges (受理). The first acknowledgement discloses the
+/// consumer's phone to it, and the case file records that disclosure.
+pub async fn acknowledge(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    case: &complaint::Model,
+) -> Result<complaint::Model> {
+    let first_disclosure = case.phone_disclosed_at.is_none();
+    let disclosure = first_disclosure.then(|| Record {
+        kind: "contact_disclosed",
+        payload: json!({
+            "recipient": {"kind": "handler", "id": case.handler_id},
+            "fields": ["consumer.phone"],
+            "purpose": "the handler acknowledged the complaint and must contact the consumer",
+        }),
+    });
+    let txn = db.begin().await?;
+    let updated = transition_with_records(
+        &txn,
+        now,
+        actor,
+        case,
+        Action::Acknowledge,
+        json!({}),
+        disclosure.into_iter().collect(),
+        |m| {
+            if first_disclosure {
+                m.phone_disclosed_at = Set(Some(now));
+            }
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated)
+}
 
 pub struct NewProposal {
     pub remedy: Remedy,

@@ -1,0 +1,155 @@
+//! The station's handling of a case (SPEC §4): claim, release, decision,
+//! initial-check feedback and closing. The API and the demo both come here,
+//! so the outcome a station leaves on a case has one shape.
+
+use chrono::{DateTime, Utc};
+use entity::complaint;
+use sea_orm::{ActiveValue::Set, DatabaseConnection};
+use serde_json::{Value, json};
+
+use super::complaints;
+use super::events::Actor;
+use crate::clock::beijing;
+use crate::domain::lifecycle::{Action, CloseResult};
+use crate::error::{Error, Result};
+
+pub enum Step {
+    Claim {
+        user_id: String,
+    },
+    Release,
+    Decide {
+        accept: bool,
+        grounds: Option<String>,
+    },
+    InitialFeedback {
+        note: String,
+    },
+    Close {
+        result: CloseResult,
+        recovered_cents: i64,
+        note: String,
+    },
+}
+
+/// The station's part of the outcome, merged into what is already there.
+fn merged(case: &complaint::Model, fields: &Value) -> Value {
+    let mut outcome = match &case.outcome {
+        Some(Value::Object(map)) if map.get("kind").and_then(Value::as_str) == Some("station") => {
+            Value::Object(map.clone())
+        }
+        _ => json!({ "kind": "station" }),
+    };
+    if let (Value::Object(target), Value::Object(source)) = (&mut outcome, fields) {
+        target.extend(source.clone());
+    }
+    outcome
+}
+
+fn decided(case: &complaint::Model) -> bool {
+    case.outcome
+        .as_ref()
+        .and_then(|o| o.get("decision"))
+        .is_some()
+}
+
+/// Runs one station step on `case` as `actor` (a staff member's id in `actor.id`).
+pub async fn act(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    case: &complaint::Model,
+    step: Step,
+) -> Result<complaint::Model> {
+    let at = beijing(&now);
+    let by = actor.id.clone();
+    match step {
+        Step::Claim { user_id } => {
+            complaints::transition(db, now, actor, case, Action::Claim, json!({}), |m, _| {
+                m.assignee_id = Set(Some(user_id.clone()))
+            })
+            .await
+        }
+        Step::Release => {
+            complaints::transition(db, now, actor, case, Action::Release, json!({}), |m, _| {
+                m.assignee_id = Set(None)
+            })
+            .await
+        }
+        Step::Decide { accept, grounds } => {
+            let (action, fields) = if accept {
+                (
+                    Action::Accept,
+                    json!({ "decision": "accepted", "decided_at": at, "decided_by": by }),
+                )
+            } else {
+                let fields = json!({
+                    "decision": "not_accepted",
+                    "grounds": grounds,
+                    "result": CloseResult::NotAccepted,
+                    "recovered_cents": 0,
+                    "decided_at": at,
+                    "decided_by": by,
+                    "closed_at": at,
+                });
+                (Action::NotAccept, fields)
+            };
+            complaints::transition(
+                db,
+                now,
+                actor,
+                case,
+                action,
+                fields.clone(),
+                |m, current| m.outcome = Set(Some(merged(current, &fields))),
+            )
+            .await
+        }
+        Step::InitialFeedback { note } => {
+            if case.initial_feedback_at.is_some() {
+                return Err(Error::conflict(
+                    "initial-check feedback was already given for this complaint",
+                ));
+            }
+            if !decided(case) {
+                return Err(Error::conflict(
+                    "the station has not decided this complaint yet",
+                ));
+            }
+            let payload = json!({ "kind": "initial", "note": note });
+            complaints::transition(
+                db,
+                now,
+                actor,
+                case,
+                Action::InitialFeedback,
+                payload,
+                |m, _| m.initial_feedback_at = Set(Some(now)),
+            )
+            .await
+        }
+        Step::Close {
+            result,
+            recovered_cents,
+            note,
+        } => {
+            let fields = json!({
+                "result": result,
+                "recovered_cents": recovered_cents,
+                "closing_note": note,
+                "closed_at": at,
+                "closed_by": by,
+            });
+            complaints::transition(
+                db,
+                now,
+                actor,
+                case,
+                Action::Close,
+                fields.clone(),
+                |m, current| m.outcome = Set(Some(merged(current, &fields))),
+            )
+            .await
+        }
+    }
+}
