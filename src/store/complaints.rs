@@ -67,9 +67,7 @@ pub async fn intake(
     default_station: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<complaint::Model> {
-    if let Some(existing) = by_external_ref(db, partner_id, &new.external_ref).await? {
-        return Err(duplicate(&existing));
-    }
+    // A duplicate external_ref is caught by the unique index when inserting.
     if let Some(code) = &new.station_code
         && !directory::station_exists(db, code).await?
     {
@@ -148,7 +146,7 @@ pub async fn intake(
         Ok(m) => m,
         Err(err) => {
             drop(txn);
-            // Lost a race with the same external_ref: name the winner.
+            // The same external_ref was taken in already: name that complaint.
             if let Some(existing) = by_external_ref(db, partner_id, &new.external_ref).await? {
                 return Err(duplicate(&existing));
             }

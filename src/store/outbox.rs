@@ -88,6 +88,35 @@ async fn insert(
     Ok(())
 }
 
+/// Whether a partner registered a callback URL. Asked on every status change,
+/// so the answer is kept for a few seconds; a callback cannot be changed
+/// through the API after a partner is created, only set then.
+async fn has_callback(txn: &DatabaseTransaction, partner_id: &str) -> Result<bool> {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex};
+    use std::time::{Duration as StdDuration, Instant};
+    static KNOWN: LazyLock<Mutex<HashMap<String, (bool, Instant)>>> =
+        LazyLock::new(Default::default);
+    const FRESH: StdDuration = StdDuration::from_secs(10);
+    if let Some((known, at)) = KNOWN
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(partner_id)
+        && at.elapsed() < FRESH
+    {
+        return Ok(*known);
+    }
+    let known = partner::Entity::find_by_id(partner_id.to_string())
+        .one(txn)
+        .await?
+        .is_some_and(|p| p.callback_url.is_some());
+    KNOWN
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(partner_id.to_string(), (known, Instant::now()));
+    Ok(known)
+}
+
 /// Writes the outbound events of one change of `case` inside its transaction.
 /// `at` is business time (the events' `timestamp`); scheduling runs on real time.
 pub async fn enqueue(
@@ -124,14 +153,9 @@ pub async fn enqueue(
             .await?;
         }
     }
-    if from != Some(to)
-        && let Some(p) = partner::Entity::find_by_id(case.partner_id.clone())
-            .one(txn)
-            .await?
-        && p.callback_url.is_some()
-    {
+    if from != Some(to) && has_callback(txn, &case.partner_id).await? {
         let viewer = Principal::Partner {
-            partner_id: p.id.clone(),
+            partner_id: case.partner_id.clone(),
         };
         let data = json!({
             "complaint": views::complaint(case, &viewer),
@@ -141,7 +165,7 @@ pub async fn enqueue(
             txn,
             case,
             "partner",
-            &p.id,
+            &case.partner_id,
             STATUS_CHANGED,
             body(STATUS_CHANGED, at, data),
         )
