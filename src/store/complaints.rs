@@ -73,7 +73,8 @@ pub async fn intake(
     {
         return Err(Error::field("station_code", "no station has this code"));
     }
-    let candidates = directory::routing_candidates(db, &new.merchant_credit_code).await?;
+    let (candidates, handlers) =
+        directory::routing_candidates(db, &new.merchant_credit_code).await?;
     let mut route = routing::route(
         &new.merchant_credit_code,
         new.odr_consent,
@@ -176,7 +177,10 @@ pub async fn intake(
         1,
     )
     .await?;
-    outbox::enqueue(&txn, &inserted, None, status, None, now).await?;
+    let handler = handlers
+        .iter()
+        .find(|h| Some(&h.id) == inserted.handler_id.as_ref());
+    outbox::enqueue_for(&txn, &inserted, None, status, None, now, handler).await?;
     txn.commit().await?;
     Ok(inserted)
 }

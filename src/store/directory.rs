@@ -260,11 +260,11 @@ pub async fn rotate_webhook_secret<C: ConnectionTrait>(
 
 /// Handlers that might take a complaint about `credit_code`: its merchant
 /// handlers, and every rights station (their `covers` lists are matched in
-/// routing), in one query.
+/// routing), in one query; with their rows, for the caller to keep.
 pub async fn routing_candidates<C: ConnectionTrait>(
     db: &C,
     credit_code: &str,
-) -> Result<Vec<Candidate>> {
+) -> Result<(Vec<Candidate>, Vec<handler::Model>)> {
     use sea_orm::Condition;
     let merchant = Condition::all()
         .add(handler::Column::Kind.eq(HandlerKind::Merchant.as_str()))
@@ -272,14 +272,13 @@ pub async fn routing_candidates<C: ConnectionTrait>(
     let rights_station = Condition::all()
         .add(handler::Column::Kind.eq(HandlerKind::RightsStation.as_str()))
         .add(handler::Column::Status.ne(HandlerStatus::Withdrawn.as_str()));
-    handler::Entity::find()
+    let rows = handler::Entity::find()
         .filter(Condition::any().add(merchant).add(rights_station))
         .order_by_asc(handler::Column::Id)
         .all(db)
-        .await?
-        .iter()
-        .map(candidate)
-        .collect()
+        .await?;
+    let candidates = rows.iter().map(candidate).collect::<Result<_>>()?;
+    Ok((candidates, rows))
 }
 
 fn candidate(h: &handler::Model) -> Result<Candidate> {

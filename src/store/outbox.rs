@@ -128,11 +128,26 @@ pub async fn enqueue(
     at: DateTime<Utc>,
 ) -> Result<()> {
     let for_handler = handler_events(from, to, action);
-    if !for_handler.is_empty()
-        && let Some(handler_id) = &case.handler_id
-        && let Some(h) = handler::Entity::find_by_id(handler_id.clone())
-            .one(txn)
-            .await?
+    let handler = match (&case.handler_id, for_handler.is_empty()) {
+        (Some(id), false) => handler::Entity::find_by_id(id.clone()).one(txn).await?,
+        _ => None,
+    };
+    enqueue_for(txn, case, from, to, action, at, handler.as_ref()).await
+}
+
+/// [`enqueue`] with the case's handler already at hand (intake has just read it).
+pub async fn enqueue_for(
+    txn: &DatabaseTransaction,
+    case: &complaint::Model,
+    from: Option<Status>,
+    to: Status,
+    action: Option<Action>,
+    at: DateTime<Utc>,
+    handler: Option<&handler::Model>,
+) -> Result<()> {
+    let for_handler = handler_events(from, to, action);
+    if let Some(h) = handler.filter(|h| case.handler_id.as_deref() == Some(h.id.as_str()))
+        && !for_handler.is_empty()
         && h.delivery == "push"
         && h.webhook_url.is_some()
         && h.status != "withdrawn"
