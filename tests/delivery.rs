@@ -444,6 +444,14 @@ on_both_databases!(
         );
         assert!(text.contains("odr_outbox_pending 0"), "{text}");
         assert!(
+            text.contains("odr_outbox_oldest_pending_seconds 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("odr_http_requests_total{class=\"2xx\"}"),
+            "{text}"
+        );
+        assert!(
             text.contains("odr_delivery_attempt_seconds_count{target_kind=\"handler\"} 4"),
             "{text}"
         );

@@ -127,9 +127,11 @@ pub async fn enqueue(
     action: Option<Action>,
     at: DateTime<Utc>,
 ) -> Result<()> {
-    let for_handler = handler_events(from, to, action);
-    let handler = match (&case.handler_id, for_handler.is_empty()) {
-        (Some(id), false) => handler::Entity::find_by_id(id.clone()).one(txn).await?,
+    // Read the handler only when it has something to be told.
+    let handler = match &case.handler_id {
+        Some(id) if !handler_events(from, to, action).is_empty() => {
+            handler::Entity::find_by_id(id.clone()).one(txn).await?
+        }
         _ => None,
     };
     enqueue_for(txn, case, from, to, action, at, handler.as_ref()).await
