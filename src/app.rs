@@ -12,8 +12,9 @@ use tracing_actix_web::TracingLogger;
 
 use crate::auth::secrets;
 use crate::auth::tokens::TokenService;
-use crate::clock::BusinessClock;
+use crate::clock::{BusinessClock, Now};
 use crate::config::{ClockMode, Config};
+use crate::domain::deadlines::Policy;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::store::{self, settings};
@@ -25,6 +26,8 @@ pub struct AppState {
     pub clock: BusinessClock,
     pub tokens: TokenService,
     pub metrics: Arc<Metrics>,
+    /// The working-day calendar and deadline rules.
+    pub policy: Arc<Policy>,
 }
 
 const JWT_SECRET_KEY: &str = "jwt_secret";
@@ -51,20 +54,30 @@ impl AppState {
         let clock = match config.clock {
             ClockMode::System => BusinessClock::System,
             ClockMode::Manual => {
-                let saved = settings::get(&db, MANUAL_CLOCK_KEY)
-                    .await?
-                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
-                    .map(|t| t.with_timezone(&Utc));
-                BusinessClock::manual(saved.or(config.clock_start).unwrap_or_else(Utc::now))
+                // The configured start is a floor: a restart with a later one
+                // moves the clock forward (and the deadline job catches up).
+                let saved = saved_clock(&db).await?;
+                BusinessClock::manual(saved.max(config.clock_start).unwrap_or_else(Utc::now))
             }
         };
+        let policy = config.deadline_policy().map_err(Error::internal)?;
         Ok(AppState {
             db,
+            policy: Arc::new(policy),
             config: Arc::new(config),
             clock,
             tokens,
             metrics: Arc::new(Metrics::new().map_err(Error::internal)?),
         })
+    }
+
+    /// The business time now, with the rules every state change recomputes
+    /// deadlines by.
+    pub fn now(&self) -> Now<'_> {
+        Now {
+            at: self.clock.now(),
+            policy: &self.policy,
+        }
     }
 
     /// Keeps the manual clock's position across restarts.
@@ -76,16 +89,26 @@ impl AppState {
     }
 }
 
+/// Where the shared manual clock stands, as the last process to move it saved it.
+pub async fn saved_clock(db: &DatabaseConnection) -> Result<Option<chrono::DateTime<Utc>>> {
+    Ok(settings::get(db, MANUAL_CLOCK_KEY)
+        .await?
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| t.with_timezone(&Utc)))
+}
+
 /// Starts the background workers that run beside the HTTP server.
 pub fn start_workers(state: &AppState) -> Result<()> {
     let deliverer = crate::delivery::Deliverer::new(
         state.db.clone(),
         state.clock.clone(),
+        state.policy.clone(),
         state.config.delivery.clone(),
         state.metrics.clone(),
     )
     .map_err(Error::internal)?;
     deliverer.spawn();
+    crate::jobs::deadlines::DeadlineJob::new(state).spawn();
     Ok(())
 }
 

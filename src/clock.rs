@@ -5,6 +5,16 @@ use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 
+use crate::domain::deadlines::Policy;
+
+/// A business instant with the deadline rules that apply to it: what every
+/// state change is stamped with, so each one recomputes the case's deadlines.
+#[derive(Clone, Copy)]
+pub struct Now<'a> {
+    pub at: DateTime<Utc>,
+    pub policy: &'a Policy,
+}
+
 /// RFC 3339 in Beijing time (+08:00): how every business timestamp is shown.
 pub fn beijing(t: &DateTime<Utc>) -> String {
     match FixedOffset::east_opt(8 * 3600) {

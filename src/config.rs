@@ -3,12 +3,15 @@
 //! `DATABASE_URL` is honoured too, below `ODR_DATABASE_URL`.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::domain::calendar::Calendar;
+use crate::domain::deadlines::{Policy, RuleSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -63,15 +66,19 @@ pub struct DeliveryConfig {
     pub secret_overlap_seconds: u64,
 }
 
-/// SPEC §5 defaults; the deadline job and calendar use them.
+/// Deadline rules (SPEC §5) and the deadline job.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeadlineConfig {
-    pub ack_working_days: u32,
-    pub resolve_working_days: u32,
-    pub objection_working_days: u32,
-    pub decision_working_days: u32,
-    pub initial_feedback_working_days: u32,
-    pub max_extension_working_days: u32,
+    /// Rule sets by effective date; a case uses the one in force when its
+    /// clock started. The default ships the 2019 and the 2026 rules.
+    pub rule_sets: Vec<RuleSet>,
+    /// More years of holiday schedules (the shape of `cn-holidays.toml`);
+    /// a year in it replaces the shipped one.
+    pub calendar_file: Option<PathBuf>,
+    /// How often (real seconds) the deadline job looks for due cases.
+    pub scan_interval_seconds: u64,
+    /// Cases the job takes at a time.
+    pub batch_size: u64,
 }
 
 impl Default for Config {
@@ -102,12 +109,10 @@ impl Default for Config {
                 secret_overlap_seconds: 24 * 3600,
             },
             deadlines: DeadlineConfig {
-                ack_working_days: 1,
-                resolve_working_days: 10,
-                objection_working_days: 3,
-                decision_working_days: 7,
-                initial_feedback_working_days: 10,
-                max_extension_working_days: 7,
+                rule_sets: RuleSet::defaults(),
+                calendar_file: None,
+                scan_interval_seconds: 5,
+                batch_size: 100,
             },
         }
     }
@@ -207,25 +212,51 @@ impl Config {
             );
         }
         let d = &self.deadlines;
-        for (key, value) in [
-            ("deadlines.ack_working_days", d.ack_working_days),
-            ("deadlines.resolve_working_days", d.resolve_working_days),
-            ("deadlines.objection_working_days", d.objection_working_days),
-            ("deadlines.decision_working_days", d.decision_working_days),
-            (
-                "deadlines.initial_feedback_working_days",
-                d.initial_feedback_working_days,
-            ),
-            (
-                "deadlines.max_extension_working_days",
-                d.max_extension_working_days,
-            ),
-        ] {
-            if !(1..=365).contains(&value) {
-                return bad(key, "must be between 1 and 365");
+        if !(1..=3600).contains(&d.scan_interval_seconds) {
+            return bad(
+                "deadlines.scan_interval_seconds",
+                "must be between 1 and 3600",
+            );
+        }
+        if !(1..=10_000).contains(&d.batch_size) {
+            return bad("deadlines.batch_size", "must be between 1 and 10000");
+        }
+        for (i, rules) in d.rule_sets.iter().enumerate() {
+            let key = format!("deadlines.rule_sets[{i}]");
+            if rules.name.trim().is_empty() {
+                return bad(&format!("{key}.name"), "must not be empty");
+            }
+            if d.rule_sets[..i].iter().any(|r| r.name == rules.name) {
+                return bad(&format!("{key}.name"), "is used by another rule set");
+            }
+            if !(1..=365).contains(&rules.max_extension_working_days) {
+                return bad(
+                    &format!("{key}.max_extension_working_days"),
+                    "must be between 1 and 365",
+                );
             }
         }
+        self.deadline_policy()?;
         Ok(())
+    }
+
+    /// The calendar (shipped years plus `deadlines.calendar_file`) and the rule sets.
+    pub fn deadline_policy(&self) -> Result<Policy, ConfigError> {
+        let mut calendar = Calendar::shipped();
+        if let Some(path) = &self.deadlines.calendar_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError(format!(
+                    "deadlines.calendar_file: cannot read {}: {e}",
+                    path.display()
+                ))
+            })?;
+            let more = Calendar::parse(&text).map_err(|e| {
+                ConfigError(format!("deadlines.calendar_file: {}: {e}", path.display()))
+            })?;
+            calendar.extend(more);
+        }
+        Policy::new(calendar, self.deadlines.rule_sets.clone())
+            .map_err(|e| ConfigError(format!("deadlines.rule_sets: {e}")))
     }
 
     pub fn is_sqlite(&self) -> bool {
@@ -286,10 +317,24 @@ mod tests {
     fn a_bad_value_names_its_key() {
         Jail::expect_with(|jail| {
             jail.clear_env();
-            jail.set_env("ODR_DEADLINES__ACK_WORKING_DAYS", "0");
+            jail.set_env("ODR_DEADLINES__CALENDAR_FILE", "missing.toml");
             let err = Config::load(None).unwrap_err().to_string();
-            assert!(err.contains("deadlines.ack_working_days"), "{err}");
-            jail.set_env("ODR_DEADLINES__ACK_WORKING_DAYS", "1");
+            assert!(err.contains("deadlines.calendar_file"), "{err}");
+            jail.create_file("bad.toml", "[[years]]\nyear = 2027\n")?;
+            jail.set_env("ODR_DEADLINES__CALENDAR_FILE", "bad.toml");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(
+                err.contains("deadlines.calendar_file") && err.contains("holidays"),
+                "{err}"
+            );
+            jail.clear_env();
+            jail.set_env(
+                "ODR_DEADLINES__RULE_SETS",
+                r#"[{name="a", effective_from="2020-01-01", ack="1 working day", resolve="10 working weeks", objection="3 working days", decision="7 working days", initial_feedback="10 working days", mediation="60 calendar days", max_extension_working_days=7}]"#,
+            );
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("working weeks"), "{err}");
+            jail.clear_env();
             jail.set_env("ODR_JWT_SECRET", "short");
             let err = Config::load(None).unwrap_err().to_string();
             assert!(err.contains("jwt_secret"), "{err}");
@@ -305,6 +350,13 @@ mod tests {
             assert!(config.is_sqlite());
             assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
             assert_eq!(config.clock, ClockMode::System);
+            let names: Vec<_> = config
+                .deadlines
+                .rule_sets
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect();
+            assert_eq!(names, ["samr-2019", "samr-2026"]);
             Ok(())
         });
     }

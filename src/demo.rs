@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::app::AppState;
 use crate::auth::Principal;
+use crate::clock::Now;
 use crate::config::{ClockMode, Config};
 use crate::domain::credit_code::CreditCode;
 use crate::domain::lifecycle::{Action, CloseResult};
@@ -198,7 +199,7 @@ pub async fn seed(state: &AppState) -> Result<World> {
     let cases = DemoCases {
         state,
         partner_id: partner.id,
-        now,
+        now: state.now(),
     };
     cases
         .fill(&furniture, &tea_shop, &unenrolled, &accounts)
@@ -209,7 +210,7 @@ pub async fn seed(state: &AppState) -> Result<World> {
 struct DemoCases<'a> {
     state: &'a AppState,
     partner_id: String,
-    now: DateTime<Utc>,
+    now: Now<'a>,
 }
 
 impl DemoCases<'_> {
@@ -231,8 +232,8 @@ impl DemoCases<'_> {
             description: "定制柜门存在质量问题，安装时损坏榻榻米垫子".into(),
             demand: "更换柜门并赔偿".into(),
             amount_cents: 350_000,
-            occurred_at: self.now - Duration::days(3),
-            dispatched_at: Some(self.now - Duration::hours(2)),
+            occurred_at: self.now.at - Duration::days(3),
+            dispatched_at: Some(self.now.at - Duration::hours(2)),
             station_code: Some("QJ-DC".into()),
             consents: json!({"odr": odr, "publish": false, "mediation": true}),
             odr_consent: odr,
@@ -257,7 +258,7 @@ impl DemoCases<'_> {
             payload,
             |m, _| {
                 if action == Action::Deliver {
-                    m.received_at = Set(Some(now))
+                    m.received_at = Set(Some(now.at))
                 }
             },
         )

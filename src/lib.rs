@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod jobs;
 pub mod metrics;
 pub mod store;
 pub mod telemetry;

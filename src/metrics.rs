@@ -14,6 +14,7 @@ pub struct Metrics {
     pub deliveries: IntCounterVec,
     pub attempt_seconds: HistogramVec,
     pub http_requests: IntCounterVec,
+    pub deadline_actions: IntCounterVec,
     outbox_pending: IntGauge,
     outbox_oldest_seconds: IntGauge,
     endpoints_paused: IntGauge,
@@ -44,6 +45,13 @@ impl Metrics {
             ),
             &["class"],
         )?;
+        let deadline_actions = IntCounterVec::new(
+            Opts::new(
+                "odr_deadline_actions_total",
+                "Actions the deadline job took: warnings, overdue escalations and marks, final settlements",
+            ),
+            &["action"],
+        )?;
         let outbox_pending =
             IntGauge::new("odr_outbox_pending", "Outbox events waiting for delivery")?;
         let outbox_oldest_seconds = IntGauge::new(
@@ -57,6 +65,7 @@ impl Metrics {
         registry.register(Box::new(deliveries.clone()))?;
         registry.register(Box::new(attempt_seconds.clone()))?;
         registry.register(Box::new(http_requests.clone()))?;
+        registry.register(Box::new(deadline_actions.clone()))?;
         registry.register(Box::new(outbox_pending.clone()))?;
         registry.register(Box::new(outbox_oldest_seconds.clone()))?;
         registry.register(Box::new(endpoints_paused.clone()))?;
@@ -65,6 +74,7 @@ impl Metrics {
             deliveries,
             attempt_seconds,
             http_requests,
+            deadline_actions,
             outbox_pending,
             outbox_oldest_seconds,
             endpoints_paused,

@@ -2,10 +2,11 @@
 //! Times are RFC 3339 in Beijing time.
 
 use chrono::{DateTime, Utc};
-use entity::{complaint, event, handler, partner, proposal, station, user};
+use entity::{complaint, event, extension, handler, partner, proposal, station, user};
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
+use crate::domain::deadlines::{self, Deadlines};
 
 pub use crate::clock::beijing as time;
 
@@ -18,7 +19,7 @@ fn opt_time(t: &Option<DateTime<Utc>>) -> Value {
 pub fn complaint(c: &complaint::Model, viewer: &Principal) -> Value {
     let phone_visible =
         !matches!(viewer, Principal::Handler { .. }) || c.phone_disclosed_at.is_some();
-    json!({
+    let mut view = json!({
         "id": c.id,
         "external_ref": c.external_ref,
         "channel": c.channel,
@@ -46,6 +47,37 @@ pub fn complaint(c: &complaint::Model, viewer: &Principal) -> Value {
         "outcome": c.outcome,
         "created_at": time(&c.created_at),
         "updated_at": time(&c.updated_at),
+    });
+    if matches!(viewer, Principal::Staff { .. } | Principal::Admin { .. }) {
+        view["overdue"] = json!(c.station_overdue);
+        view["station_deadline"] = station_deadline(c);
+    }
+    view
+}
+
+/// The station clock a queue item shows: the first one missed (超期), else
+/// the next one to end.
+fn station_deadline(c: &complaint::Model) -> Value {
+    let Ok(clocks) = serde_json::from_value::<Deadlines>(c.deadlines.clone()) else {
+        return Value::Null;
+    };
+    match deadlines::station_focus(&clocks) {
+        Some((clock, d)) => json!({ "name": clock, "due": d.due, "state": d.state }),
+        None => Value::Null,
+    }
+}
+
+pub fn extension(e: &extension::Model) -> Value {
+    json!({
+        "id": e.id,
+        "complaint_id": e.complaint_id,
+        "working_days": e.working_days,
+        "reason": e.reason,
+        "status": e.status,
+        "requested_at": time(&e.requested_at),
+        "decided_at": opt_time(&e.decided_at),
+        "decided_by": e.decided_by,
+        "note": e.decision_note,
     })
 }
 

@@ -40,6 +40,12 @@ pub struct Model {
     pub version: i32,
     /// Events in the case file so far: the next event's sequence number minus one.
     pub event_count: i32,
+    /// When the deadline job must next look at the case (indexed).
+    pub next_action_at: Option<DateTimeUtc>,
+    /// A station clock (decision, initial feedback, mediation) ran out: 超期.
+    pub station_overdue: bool,
+    /// Some open deadline was counted on a year whose holidays are not known.
+    pub deadlines_provisional: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

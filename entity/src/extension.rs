@@ -14,6 +14,8 @@ pub struct Model {
     pub requested_at: DateTimeUtc,
     pub decided_at: Option<DateTimeUtc>,
     pub decided_by: Option<String>,
+    /// The staff member's note with the approval or rejection.
+    pub decision_note: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

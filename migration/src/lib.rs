@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_core;
 mod m20261122_000002_delivery;
+mod m20261122_000003_deadlines;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_core::Migration),
             Box::new(m20261122_000002_delivery::Migration),
+            Box::new(m20261122_000003_deadlines::Migration),
         ]
     }
 }

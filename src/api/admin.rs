@@ -248,7 +248,7 @@ async fn update_handler(
         input.error("webhook_url", "is required for push delivery");
     }
     input.finish()?;
-    let now = state.clock.now();
+    let now = state.now();
     let suspending = matches!(
         status,
         Some(HandlerStatus::Suspended | HandlerStatus::Withdrawn)
@@ -272,7 +272,7 @@ async fn update_handler(
     if let Some(rate) = rate {
         model.delivery_rate_per_second = Set(i32::try_from(rate).ok());
     }
-    model.updated_at = Set(now);
+    model.updated_at = Set(now.at);
     // The status change and the escalation of the handler's open cases commit together.
     let txn = state.db.begin().await?;
     let updated = directory::save_handler(&txn, model).await?;
@@ -418,7 +418,18 @@ async fn move_clock(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<H
     match moved {
         Some(Ok(now)) => {
             state.save_clock().await?;
-            Ok(HttpResponse::Ok().json(json!({ "now": views::time(&now) })))
+            // SPEC §11: the deadline job runs at once for the new time.
+            let actions = crate::jobs::deadlines::run_due(
+                &state.db,
+                state.now(),
+                state.config.deadlines.batch_size,
+                &state.metrics,
+            )
+            .await?;
+            Ok(HttpResponse::Ok().json(json!({
+                "now": views::time(&now),
+                "deadline_actions": actions,
+            })))
         }
         Some(Err(current)) => Err(Error::field(
             "set",

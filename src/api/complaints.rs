@@ -13,6 +13,7 @@ use super::input::{Input, Optional, Required};
 use super::{Route, route};
 use crate::auth::Principal;
 use crate::domain::credit_code::CreditCode;
+use crate::domain::deadlines;
 use crate::domain::lifecycle::{Action, Status};
 use crate::domain::phone::Phone;
 use crate::domain::vocabulary::{Category, ConsumerDecision, Problem};
@@ -150,7 +151,7 @@ async fn intake(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpR
         &partner_id,
         new,
         state.config.default_station.as_deref(),
-        state.clock.now(),
+        state.now(),
     )
     .await;
     match (result, &key) {
@@ -231,7 +232,7 @@ async fn consumer_response(
     input.finish()?;
     let decision = Input::got(decision, "decision")?;
     let case = scope::find(&state.db, &p, &id).await?;
-    let now = state.clock.now();
+    let now = state.now();
     let actor = Actor::from(&p);
     let payload = json!({ "decision": decision, "proposal_id": proposal_id, "comment": comment });
     let updated = match decision {
@@ -254,10 +255,18 @@ async fn consumer_response(
                 .and_then(|o| o.get("reported_by"))
                 .and_then(Value::as_str)
                 == Some("handler");
-            if complaints::status_of(&case)? == Status::Settled && !by_handler {
-                return Err(Error::conflict(
-                    "the consumer accepted this settlement; only a settlement reported by the handler can be objected to",
-                ));
+            if complaints::status_of(&case)? == Status::Settled {
+                if !by_handler {
+                    return Err(Error::conflict(
+                        "the consumer accepted this settlement; only a settlement reported by the handler can be objected to",
+                    ));
+                }
+                let deadlines = complaints::deadlines_of(&case)?;
+                if !deadlines::objection_open(&deadlines, now.at) {
+                    return Err(Error::conflict(
+                        "the objection window has closed; the reported settlement stands",
+                    ));
+                }
             }
             complaints::transition(
                 &state.db,
@@ -300,7 +309,7 @@ async fn withdraw(
     let case = scope::find(&state.db, &p, &id).await?;
     let updated = complaints::transition(
         &state.db,
-        state.clock.now(),
+        state.now(),
         &Actor::from(&p),
         &case,
         Action::Withdraw,

@@ -45,7 +45,7 @@ async fn deliver_on_read(
     if case.status != Status::Routed.as_str() {
         return Ok(case);
     }
-    let now = state.clock.now();
+    let now = state.now();
     let delivered = complaints::transition(
         &state.db,
         now,
@@ -53,7 +53,7 @@ async fn deliver_on_read(
         &case,
         Action::Deliver,
         json!({ "via": "inbox" }),
-        |m, _| m.received_at = Set(Some(now)),
+        |m, _| m.received_at = Set(Some(now.at)),
     )
     .await;
     match delivered {
@@ -112,8 +112,7 @@ async fn acknowledge(
 ) -> Result<HttpResponse> {
     let case = own_case(&req, &p, &id).await?;
     let state = state(&req)?;
-    let updated =
-        negotiation::acknowledge(&state.db, state.clock.now(), &Actor::from(&p), &case).await?;
+    let updated = negotiation::acknowledge(&state.db, state.now(), &Actor::from(&p), &case).await?;
     Ok(HttpResponse::Ok().json(views::complaint(&updated, &p)))
 }
 
@@ -133,7 +132,7 @@ async fn noted(
     let state = state(req)?;
     let updated = complaints::transition(
         &state.db,
-        state.clock.now(),
+        state.now(),
         &Actor::from(p),
         &case,
         action,
@@ -175,8 +174,8 @@ async fn contact(
     let at = input.time("at", Optional);
     input.finish()?;
     let case = own_case(&req, &p, &id).await?;
-    let now = state.clock.now();
-    if at.is_some_and(|at| at > now) {
+    let now = state.now();
+    if at.is_some_and(|at| at > now.at) {
         return Err(Error::field("at", "must not be in the future"));
     }
     let updated = complaints::transition(
@@ -188,7 +187,7 @@ async fn contact(
         json!({
             "method": method,
             "note": note,
-            "at": views::time(&at.unwrap_or(now)),
+            "at": views::time(&at.unwrap_or(now.at)),
         }),
         |_, _| {},
     )
@@ -211,7 +210,7 @@ async fn propose(
     let case = own_case(&req, &p, &id).await?;
     let (_, proposal) = negotiation::propose(
         &state.db,
-        state.clock.now(),
+        state.now(),
         &Actor::from(&p),
         &case,
         NewProposal {
@@ -237,14 +236,14 @@ async fn settle(
     let note = input.text("note", Optional, NOTE_MAX);
     input.finish()?;
     let case = own_case(&req, &p, &id).await?;
-    let now = state.clock.now();
+    let now = state.now();
     let outcome = json!({
         "kind": "settlement",
         "reported_by": "handler",
         "remedy": remedy,
         "recovered_cents": recovered,
         "note": note,
-        "settled_at": views::time(&now),
+        "settled_at": views::time(&now.at),
     });
     let updated = complaints::transition(
         &state.db,
@@ -266,27 +265,31 @@ async fn extension(
     body: JsonBody,
 ) -> Result<HttpResponse> {
     let state = state(&req)?;
-    let max = i64::from(state.config.deadlines.max_extension_working_days);
     let mut input = Input::new(&body.value)?;
-    let days = input.integer("working_days", Required, 1, max);
+    let days = input.integer("working_days", Required, 1, 365);
     let reason = input.text("reason", Required, NOTE_MAX);
     input.finish()?;
+    let days = Input::got(days, "working_days")?;
     let case = own_case(&req, &p, &id).await?;
+    let now = state.now();
+    // The rules the case's resolve clock runs under say how long it may grow.
+    let max = state
+        .policy
+        .max_extension(&complaints::deadlines_of(&case)?, now.at);
+    if days > i64::from(max) {
+        return Err(Error::field(
+            "working_days",
+            format!("must be at most {max} under the case's deadline rules"),
+        ));
+    }
     let (_, extension) = negotiation::request_extension(
         &state.db,
-        state.clock.now(),
+        now,
         &Actor::from(&p),
         &case,
-        i32::try_from(Input::got(days, "working_days")?).map_err(Error::internal)?,
+        i32::try_from(days).map_err(Error::internal)?,
         Input::got(reason, "reason")?,
     )
     .await?;
-    Ok(HttpResponse::Created().json(json!({
-        "id": extension.id,
-        "complaint_id": extension.complaint_id,
-        "working_days": extension.working_days,
-        "reason": extension.reason,
-        "status": extension.status,
-        "requested_at": views::time(&extension.requested_at),
-    })))
+    Ok(HttpResponse::Created().json(views::extension(&extension)))
 }

@@ -4,6 +4,7 @@ mod admin;
 mod auth;
 mod complaints;
 mod deliveries;
+mod extensions;
 mod extract;
 mod inbox;
 mod input;
@@ -49,6 +50,7 @@ pub fn routes() -> Vec<Route> {
     all.extend(inbox::routes());
     all.extend(queue::routes());
     all.extend(deliveries::routes());
+    all.extend(extensions::routes());
     all
 }
 

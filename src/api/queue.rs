@@ -34,13 +34,16 @@ const NOTE_MAX: usize = 2000;
 
 async fn list(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
     let state = state(&req)?;
-    let q = Query::parse(&req, &["status", "reason"])?;
+    let q = Query::parse(&req, &["status", "reason", "overdue"])?;
     let mut select = scope::queue(&state.db, &p).await?;
     if let Some(status) = q.filter::<Status>("status")? {
         select = select.filter(complaint::Column::Status.eq(status.as_str()));
     }
     if let Some(reason) = q.filter::<EscalationReason>("reason")? {
         select = select.filter(complaint::Column::EscalationReason.eq(reason.as_str()));
+    }
+    if let Some(overdue) = q.filter::<bool>("overdue")? {
+        select = select.filter(complaint::Column::StationOverdue.eq(overdue));
     }
     let rows = complaints::page(&state.db, select, q.after.as_deref(), q.limit + 1).await?;
     Ok(HttpResponse::Ok().json(page(
@@ -76,7 +79,7 @@ async fn act(req: &HttpRequest, p: &Principal, id: &str, step: Step) -> Result<H
     if !matches!(step, Step::Claim { .. }) {
         require_assignee(p, &case)?;
     }
-    let updated = station::act(&state.db, state.clock.now(), &Actor::from(p), &case, step).await?;
+    let updated = station::act(&state.db, state.now(), &Actor::from(p), &case, step).await?;
     Ok(HttpResponse::Ok().json(views::complaint(&updated, p)))
 }
 

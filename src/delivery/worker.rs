@@ -19,8 +19,9 @@ use tokio::task::JoinHandle;
 
 use super::breaker::{self, Endpoint, Gate};
 use super::{schedule, signature, target};
-use crate::clock::BusinessClock;
+use crate::clock::{BusinessClock, Now};
 use crate::config::DeliveryConfig;
+use crate::domain::deadlines::Policy;
 use crate::domain::lifecycle::{Action, EscalationReason, Status};
 use crate::metrics::Metrics;
 use crate::store::events::Actor;
@@ -64,6 +65,7 @@ impl Limiters {
 pub struct Deliverer {
     db: DatabaseConnection,
     clock: BusinessClock,
+    policy: Arc<Policy>,
     config: DeliveryConfig,
     client: reqwest::Client,
     limiters: Limiters,
@@ -100,6 +102,7 @@ impl Deliverer {
     pub fn new(
         db: DatabaseConnection,
         clock: BusinessClock,
+        policy: Arc<Policy>,
         config: DeliveryConfig,
         metrics: Arc<Metrics>,
     ) -> Result<Arc<Self>, reqwest::Error> {
@@ -113,11 +116,19 @@ impl Deliverer {
         Ok(Arc::new(Deliverer {
             db,
             clock,
+            policy,
             config,
             client,
             limiters: Limiters::default(),
             metrics,
         }))
+    }
+
+    fn now(&self) -> Now<'_> {
+        Now {
+            at: self.clock.now(),
+            policy: &self.policy,
+        }
     }
 
     /// Starts the configured number of workers.
@@ -418,7 +429,7 @@ impl Deliverer {
         }
         let result = complaints::transition(
             &self.db,
-            self.clock.now(),
+            self.now(),
             &Actor::system(),
             &case,
             Action::Escalate(EscalationReason::DeliveryFailed),
@@ -487,7 +498,7 @@ impl Deliverer {
         row: &outbox::Model,
         case: &entity::complaint::Model,
     ) -> crate::error::Result<()> {
-        let now = self.clock.now();
+        let now = self.now();
         complaints::transition_in(
             txn,
             now,
@@ -495,7 +506,7 @@ impl Deliverer {
             case,
             Action::Deliver,
             json!({ "via": "webhook", "webhook_id": row.webhook_id }),
-            |m| m.received_at = Set(Some(now)),
+            |m| m.received_at = Set(Some(now.at)),
         )
         .await?;
         Ok(())

@@ -138,6 +138,17 @@ pub enum Action {
     InitialFeedback,
     Close,
     Reopen,
+    /// Staff grant or refuse the handler's extension request.
+    ApproveExtension,
+    RejectExtension,
+    /// The deadline job: a handler deadline is one working day away.
+    WarnDeadline,
+    /// The deadline job: a clock ran out that escalates nothing (station clocks).
+    MarkOverdue,
+    /// The deadline job: the objection window of a reported settlement closed.
+    FinalizeSettlement,
+    /// Deadlines counted on a guessed calendar year are counted again.
+    RecomputeDeadlines,
 }
 
 impl Action {
@@ -168,7 +179,25 @@ impl Action {
             Action::InitialFeedback => "feedback",
             Action::Close => "close",
             Action::Reopen => "reopen",
+            Action::ApproveExtension => "approve_extension",
+            Action::RejectExtension => "reject_extension",
+            Action::WarnDeadline => "deadline_warning",
+            Action::MarkOverdue => "deadline_missed",
+            Action::FinalizeSettlement => "settlement_final",
+            Action::RecomputeDeadlines => "deadlines_recomputed",
         }
+    }
+
+    /// The gateway's own bookkeeping on a case: never asked for by a client,
+    /// so never offered in a refusal's list of allowed actions.
+    pub fn is_bookkeeping(self) -> bool {
+        matches!(
+            self,
+            Action::WarnDeadline
+                | Action::MarkOverdue
+                | Action::FinalizeSettlement
+                | Action::RecomputeDeadlines
+        )
     }
 
     /// The reason recorded when this action sends a case to the station.
@@ -209,6 +238,12 @@ impl Action {
             Action::InitialFeedback,
             Action::Close,
             Action::Reopen,
+            Action::ApproveExtension,
+            Action::RejectExtension,
+            Action::WarnDeadline,
+            Action::MarkOverdue,
+            Action::FinalizeSettlement,
+            Action::RecomputeDeadlines,
         ]);
         all
     }
@@ -276,6 +311,14 @@ fn table(from: Status, action: Action) -> Option<Status> {
         (S::Accepted | S::Closed, A::InitialFeedback) => Some(from),
         (S::Accepted, A::Close) => Some(S::Closed),
         (S::Closed | S::Settled, A::Reopen) => Some(S::Reopened),
+        (_, A::ApproveExtension | A::RejectExtension) if working => Some(from),
+        (S::Delivered, A::WarnDeadline) => Some(from),
+        (_, A::WarnDeadline) if working => Some(from),
+        (S::Escalated | S::Claimed | S::Accepted | S::Closed | S::Reopened, A::MarkOverdue) => {
+            Some(from)
+        }
+        (S::Settled, A::FinalizeSettlement) => Some(S::Settled),
+        (_, A::RecomputeDeadlines) => Some(from),
         (S::Closed | S::Withdrawn, A::Withdraw) => None,
         (_, A::Withdraw) => Some(S::Withdrawn),
         _ => None,
@@ -295,7 +338,10 @@ pub fn next(from: Status, action: Action) -> Result<Status, Refused> {
 pub fn allowed_actions(from: Status) -> Vec<&'static str> {
     let mut names: Vec<&'static str> = Vec::new();
     for action in Action::all() {
-        if table(from, action).is_some() && !names.contains(&action.name()) {
+        if table(from, action).is_some()
+            && !action.is_bookkeeping()
+            && !names.contains(&action.name())
+        {
             names.push(action.name());
         }
     }
@@ -339,6 +385,8 @@ mod tests {
         ];
         for from in [S::Acknowledged, S::Negotiating] {
             rows.extend([
+                (from, A::ApproveExtension, from),
+                (from, A::RejectExtension, from),
                 (from, A::RecordContact, from),
                 (from, A::RequestExtension, from),
                 (from, A::Propose, S::Negotiating),
@@ -346,7 +394,21 @@ mod tests {
                 (from, A::Fail, S::Escalated),
             ]);
         }
+        for from in [
+            S::Escalated,
+            S::Claimed,
+            S::Accepted,
+            S::Closed,
+            S::Reopened,
+        ] {
+            rows.push((from, A::MarkOverdue, from));
+        }
+        rows.push((S::Settled, A::FinalizeSettlement, S::Settled));
+        for from in S::ALL {
+            rows.push((*from, A::RecomputeDeadlines, *from));
+        }
         for from in [S::Delivered, S::Acknowledged, S::Negotiating] {
+            rows.push((from, A::WarnDeadline, from));
             rows.push((from, A::Escalate(R::ResolveOverdue), S::Escalated));
         }
         for from in [S::Routed, S::Delivered, S::Acknowledged, S::Negotiating] {
@@ -399,6 +461,21 @@ mod tests {
     }
 
     #[test]
+    fn bookkeeping_is_never_offered_to_a_client() {
+        for from in S::ALL {
+            for name in allowed_actions(*from) {
+                assert!(
+                    !Action::all()
+                        .iter()
+                        .any(|a| a.name() == name && a.is_bookkeeping()),
+                    "{from} offers {name}"
+                );
+            }
+        }
+        assert_eq!(next(S::Settled, A::FinalizeSettlement), Ok(S::Settled));
+    }
+
+    #[test]
     fn final_states_allow_nothing_but_reopen() {
         assert!(allowed_actions(S::Withdrawn).is_empty());
         assert_eq!(allowed_actions(S::Closed), vec!["feedback", "reopen"]);
@@ -445,7 +522,9 @@ mod tests {
     fn every_action_that_escalates_records_a_reason() {
         for from in S::ALL {
             for action in Action::all() {
-                if next(*from, action) == Ok(S::Escalated) && *from != S::Claimed {
+                if next(*from, action) == Ok(S::Escalated)
+                    && !matches!(from, S::Claimed | S::Escalated)
+                {
                     assert!(action.escalation_reason().is_some(), "{}", action.name());
                 }
             }

@@ -1,6 +1,8 @@
 //! Pure rules of the gateway: no web framework, no database, no HTTP client.
 
+pub mod calendar;
 pub mod credit_code;
+pub mod deadlines;
 pub mod lifecycle;
 pub mod phone;
 pub mod routing;

@@ -4,14 +4,16 @@ use chrono::{DateTime, Utc};
 use entity::complaint;
 use sea_orm::TryIntoModel;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
-    Select, TransactionTrait,
+    ActiveModelTrait, ActiveValue, ActiveValue::Set, ColumnTrait, ConnectionTrait,
+    DatabaseConnection, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, Select, TransactionTrait,
 };
 use serde_json::{Value, json};
 
 use super::events::{self, Actor, NewEvent};
 use super::{directory, new_id, outbox};
+use crate::clock::Now;
+use crate::domain::deadlines::{self, Deadlines};
 use crate::domain::lifecycle::{self, Action, EscalationReason, Status};
 use crate::domain::routing::{self, Route};
 use crate::error::{Error, Result};
@@ -65,8 +67,9 @@ pub async fn intake(
     partner_id: &str,
     new: NewComplaint,
     default_station: Option<&str>,
-    now: DateTime<Utc>,
+    clock: Now<'_>,
 ) -> Result<complaint::Model> {
+    let now = clock.at;
     // A duplicate external_ref is caught by the unique index when inserting.
     if let Some(code) = &new.station_code
         && !directory::station_exists(db, code).await?
@@ -132,6 +135,9 @@ pub async fn intake(
         station_code: Set(station_code.clone()),
         consents: Set(new.consents),
         deadlines: Set(json!({})),
+        next_action_at: Set(None),
+        station_overdue: Set(false),
+        deadlines_provisional: Set(false),
         escalation_reason: Set(reason.map(|r| r.as_str().to_string())),
         escalated_at: Set(reason.map(|_| now)),
         assignee_id: Set(None),
@@ -143,6 +149,8 @@ pub async fn intake(
         created_at: Set(now),
         updated_at: Set(now),
     };
+    let mut model = model;
+    keep_deadlines(&mut model, clock, None, status, None)?;
     let inserted = match model.insert(&txn).await {
         Ok(m) => m,
         Err(err) => {
@@ -180,7 +188,17 @@ pub async fn intake(
     let handler = handlers
         .iter()
         .find(|h| Some(&h.id) == inserted.handler_id.as_ref());
-    outbox::enqueue_for(&txn, &inserted, None, status, None, now, handler).await?;
+    outbox::enqueue_for(
+        &txn,
+        &inserted,
+        None,
+        status,
+        None,
+        &Value::Null,
+        now,
+        handler,
+    )
+    .await?;
     txn.commit().await?;
     Ok(inserted)
 }
@@ -222,7 +240,7 @@ const CONCURRENT_RETRIES: usize = 3;
 /// as it stands. See [`transition_in`].
 pub async fn transition(
     db: &DatabaseConnection,
-    now: DateTime<Utc>,
+    now: Now<'_>,
     actor: &Actor,
     case: &complaint::Model,
     action: Action,
@@ -257,7 +275,7 @@ pub async fn transition(
 /// with 409 when the table refuses or when the case changed since `case` was read.
 pub async fn transition_in(
     db: &DatabaseTransaction,
-    now: DateTime<Utc>,
+    now: Now<'_>,
     actor: &Actor,
     case: &complaint::Model,
     action: Action,
@@ -278,7 +296,7 @@ pub struct Record {
 #[allow(clippy::too_many_arguments)]
 pub async fn transition_with_records(
     db: &DatabaseTransaction,
-    now: DateTime<Utc>,
+    now: Now<'_>,
     actor: &Actor,
     case: &complaint::Model,
     action: Action,
@@ -288,6 +306,8 @@ pub async fn transition_with_records(
 ) -> Result<complaint::Model> {
     let from = status_of(case)?;
     let to = lifecycle::next(from, action)?;
+    let clock = now;
+    let now = clock.at;
     let mut model = case.clone().into_active_model();
     model.status = Set(to.as_str().into());
     model.version = Set(case.version + 1);
@@ -306,6 +326,7 @@ pub async fn transition_with_records(
         }
     }
     edit(&mut model);
+    keep_deadlines(&mut model, clock, Some(from), to, Some(action))?;
     let after = model.clone();
     let updated = complaint::Entity::update_many()
         .set(model)
@@ -316,6 +337,7 @@ pub async fn transition_with_records(
     if updated.rows_affected == 0 {
         return Err(Error::Concurrent);
     }
+    let detail = payload.clone();
     let mut payload = payload;
     if let (Some(reason), Value::Object(map)) =
         (reason.filter(|_| to == Status::Escalated), &mut payload)
@@ -349,8 +371,65 @@ pub async fn transition_with_records(
         events::insert(db, event, seq + 1 + i as i32).await?;
     }
     let updated = after.try_into_model()?;
-    outbox::enqueue(db, &updated, Some(from), to, Some(action), now).await?;
+    outbox::enqueue(db, &updated, Some(from), to, Some(action), &detail, now).await?;
     Ok(updated)
+}
+
+/// The deadlines stored on `case` (none yet: an empty set).
+pub fn deadlines_of(case: &complaint::Model) -> Result<Deadlines> {
+    parse_deadlines(&case.id, &case.deadlines)
+}
+
+fn parse_deadlines(id: &str, json: &Value) -> Result<Deadlines> {
+    serde_json::from_value(json.clone()).map_err(|e| {
+        Error::internal(std::io::Error::other(format!(
+            "complaint {id} has unreadable deadlines: {e}"
+        )))
+    })
+}
+
+/// Moves the case's clocks along with a change and stores them with what the
+/// deadline job finds them by (`next_action_at`, `station_overdue`).
+fn keep_deadlines(
+    model: &mut complaint::ActiveModel,
+    clock: Now<'_>,
+    from: Option<Status>,
+    to: Status,
+    action: Option<Action>,
+) -> Result<()> {
+    let id = match &model.id {
+        ActiveValue::Set(id) | ActiveValue::Unchanged(id) => id.clone(),
+        ActiveValue::NotSet => String::new(),
+    };
+    let mut deadlines = match &model.deadlines {
+        ActiveValue::Set(json) | ActiveValue::Unchanged(json) => parse_deadlines(&id, json)?,
+        ActiveValue::NotSet => Deadlines::new(),
+    };
+    clock
+        .policy
+        .advance(&mut deadlines, from, to, action, clock.at);
+    let provisional = deadlines::provisional(&deadlines);
+    if provisional {
+        warn_provisional_once(&id);
+    }
+    model.next_action_at = Set(deadlines::next_action_at(to, &deadlines));
+    model.station_overdue = Set(deadlines::station_overdue(&deadlines));
+    model.deadlines_provisional = Set(provisional);
+    model.deadlines = Set(serde_json::to_value(&deadlines).map_err(Error::internal)?);
+    Ok(())
+}
+
+/// SPEC calendar.md: a deadline counted on a year without its holiday
+/// schedule is logged once, so the operator loads the year.
+fn warn_provisional_once(complaint_id: &str) {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        tracing::warn!(
+            complaint = %complaint_id,
+            "a deadline runs into a year whose holiday schedule is not loaded; it is counted \
+             Monday–Friday and marked provisional until deadlines.calendar_file has that year"
+        );
+    });
 }
 
 /// One page of `select`, ordered by id, after the cursor id.

@@ -1,6 +1,7 @@
 //! Queries and transactions over the `entity` crate. Nothing else touches sea-orm.
 
 pub mod complaints;
+pub mod deadlines;
 pub mod deliveries;
 pub mod directory;
 pub mod events;

@@ -1,8 +1,8 @@
 //! Proposals, consumer answers and extension requests: state changes that
 //! write rows beside the case, each in one transaction with its transition.
 
-use chrono::{DateTime, Utc};
 use entity::{complaint, extension, proposal};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, TransactionTrait,
@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::complaints::{Record, transition_in, transition_with_records};
 use super::events::Actor;
 use super::new_id;
+use crate::clock::Now;
 use crate::domain::lifecycle::Action;
 use crate::domain::vocabulary::Remedy;
 use crate::error::{Error, Result};
@@ -20,7 +21,7 @@ use crate::error::{Error, Result};
 /// consumer's phone to it, and the case file records that disclosure.
 pub async fn acknowledge(
     db: &DatabaseConnection,
-    now: DateTime<Utc>,
+    now: Now<'_>,
     actor: &Actor,
     case: &complaint::Model,
 ) -> Result<complaint::Model> {
@@ -44,7 +45,7 @@ pub async fn acknowledge(
         disclosure.into_iter().collect(),
         |m| {
             if first_disclosure {
-                m.phone_disclosed_at = Set(Some(now));
+                m.phone_disclosed_at = Set(Some(now.at));
             }
         },
     )
@@ -62,7 +63,7 @@ pub struct NewProposal {
 /// The handler proposes a remedy; earlier open proposals are superseded.
 pub async fn propose(
     db: &DatabaseConnection,
-    now: DateTime<Utc>,
+    now: Now<'_>,
     actor: &Actor,
     case: &complaint::Model,
     new: NewProposal,
@@ -89,7 +90,7 @@ pub async fn propose(
         amount_cents: Set(new.amount_cents),
         note: Set(new.note),
         status: Set("open".into()),
-        created_at: Set(now),
+        created_at: Set(now.at),
     }
     .insert(&txn)
     .await?;
@@ -101,7 +102,7 @@ pub async fn propose(
 /// rejects the open proposal; `proposal_id` defaults to the latest one.
 pub async fn answer_proposal(
     db: &DatabaseConnection,
-    now: DateTime<Utc>,
+    now: Now<'_>,
     actor: &Actor,
     case: &complaint::Model,
     accept: bool,
@@ -138,7 +139,7 @@ pub async fn answer_proposal(
         "remedy": proposal.remedy,
         "recovered_cents": recovered,
         "note": proposal.note,
-        "settled_at": crate::clock::beijing(&now),
+        "settled_at": crate::clock::beijing(&now.at),
     });
     let updated = transition_in(&txn, now, actor, case, action, payload, |m| {
         if accept {
@@ -156,7 +157,7 @@ pub async fn answer_proposal(
 /// The handler asks, once per case, for more working days.
 pub async fn request_extension(
     db: &DatabaseConnection,
-    now: DateTime<Utc>,
+    now: Now<'_>,
     actor: &Actor,
     case: &complaint::Model,
     working_days: i32,
@@ -191,12 +192,75 @@ pub async fn request_extension(
         working_days: Set(working_days),
         reason: Set(reason),
         status: Set("pending".into()),
-        requested_at: Set(now),
+        requested_at: Set(now.at),
         decided_at: Set(None),
         decided_by: Set(None),
+        decision_note: Set(None),
     }
     .insert(&txn)
     .await?;
+    txn.commit().await?;
+    Ok((updated, extension))
+}
+
+/// Staff grant or refuse a pending extension. Granting moves `resolve_by`
+/// by the days asked; either way the handler is told (`complaint.extension_decided`).
+pub async fn decide_extension(
+    db: &DatabaseConnection,
+    now: Now<'_>,
+    actor: &Actor,
+    case: &complaint::Model,
+    extension: extension::Model,
+    approve: bool,
+    note: Option<String>,
+) -> Result<(complaint::Model, extension::Model)> {
+    if extension.status != "pending" {
+        return Err(Error::conflict(format!(
+            "this extension was already {}",
+            extension.status
+        )));
+    }
+    let status = if approve { "approved" } else { "rejected" };
+    let payload = json!({ "extension": {
+        "id": extension.id,
+        "status": status,
+        "working_days": extension.working_days,
+        "note": note,
+    }});
+    let (action, extended) = if approve {
+        let mut clocks = super::complaints::deadlines_of(case)?;
+        let days = u32::try_from(extension.working_days).map_err(Error::internal)?;
+        now.policy
+            .extend(&mut clocks, days)
+            .map_err(Error::conflict)?;
+        let json = serde_json::to_value(&clocks).map_err(Error::internal)?;
+        (Action::ApproveExtension, Some(json))
+    } else {
+        (Action::RejectExtension, None)
+    };
+    let txn = db.begin().await?;
+    let updated = transition_in(&txn, now, actor, case, action, payload, |m| {
+        if let Some(json) = extended {
+            m.deadlines = Set(json);
+        }
+    })
+    .await?;
+    let decided = extension::Entity::update_many()
+        .col_expr(extension::Column::Status, Expr::value(status))
+        .col_expr(extension::Column::DecidedAt, Expr::value(Some(now.at)))
+        .col_expr(extension::Column::DecidedBy, Expr::value(actor.id.clone()))
+        .col_expr(extension::Column::DecisionNote, Expr::value(note))
+        .filter(extension::Column::Id.eq(extension.id.as_str()))
+        .filter(extension::Column::Status.eq("pending"))
+        .exec(&txn)
+        .await?;
+    if decided.rows_affected == 0 {
+        return Err(Error::Concurrent);
+    }
+    let extension = extension::Entity::find_by_id(extension.id)
+        .one(&txn)
+        .await?
+        .ok_or(Error::NotFound)?;
     txn.commit().await?;
     Ok((updated, extension))
 }

@@ -19,6 +19,8 @@ pub const CONSUMER_RESPONDED: &str = "complaint.consumer_responded";
 pub const ESCALATED: &str = "complaint.escalated";
 pub const WITHDRAWN: &str = "complaint.withdrawn";
 pub const STATUS_CHANGED: &str = "complaint.status_changed";
+pub const DEADLINE_APPROACHING: &str = "complaint.deadline_approaching";
+pub const EXTENSION_DECIDED: &str = "complaint.extension_decided";
 
 /// Which webhook events a change of `case` (now in its new state) produces for
 /// its handler. Pure, so the list is tested without a database.
@@ -50,6 +52,11 @@ pub fn handler_events(
     }
     if to == Status::Withdrawn && from.is_some_and(|f| f != Status::Withdrawn) {
         events.push(WITHDRAWN);
+    }
+    match action {
+        Some(Action::WarnDeadline) => events.push(DEADLINE_APPROACHING),
+        Some(Action::ApproveExtension | Action::RejectExtension) => events.push(EXTENSION_DECIDED),
+        _ => {}
     }
     events
 }
@@ -125,6 +132,7 @@ pub async fn enqueue(
     from: Option<Status>,
     to: Status,
     action: Option<Action>,
+    detail: &Value,
     at: DateTime<Utc>,
 ) -> Result<()> {
     // Read the handler only when it has something to be told.
@@ -134,16 +142,20 @@ pub async fn enqueue(
         }
         _ => None,
     };
-    enqueue_for(txn, case, from, to, action, at, handler.as_ref()).await
+    enqueue_for(txn, case, from, to, action, detail, at, handler.as_ref()).await
 }
 
 /// [`enqueue`] with the case's handler already at hand (intake has just read it).
+/// `detail` is the change's case-file payload; the events about a deadline or
+/// an extension carry that part of it beside the complaint.
+#[allow(clippy::too_many_arguments)]
 pub async fn enqueue_for(
     txn: &DatabaseTransaction,
     case: &complaint::Model,
     from: Option<Status>,
     to: Status,
     action: Option<Action>,
+    detail: &Value,
     at: DateTime<Utc>,
     handler: Option<&handler::Model>,
 ) -> Result<()> {
@@ -158,7 +170,12 @@ pub async fn enqueue_for(
             handler_id: h.id.clone(),
         };
         for event_type in for_handler {
-            let data = json!({ "complaint": views::complaint(case, &viewer) });
+            let mut data = json!({ "complaint": views::complaint(case, &viewer) });
+            for key in ["deadline", "extension"] {
+                if let Some(value) = detail.get(key) {
+                    data[key] = value.clone();
+                }
+            }
             insert(
                 txn,
                 case,

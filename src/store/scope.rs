@@ -1,8 +1,10 @@
 //! Tenancy in one place: every read of a complaint goes through these finders,
 //! so no route can forget whose complaint it is. Out of scope reads as absent.
 
-use entity::complaint;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select};
+use entity::{complaint, extension};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait, Select,
+};
 
 use super::directory;
 use crate::auth::Principal;
@@ -57,4 +59,37 @@ pub async fn find_in_queue<C: ConnectionTrait>(
         .one(db)
         .await?
         .ok_or(Error::NotFound)
+}
+
+/// Extension requests on complaints the principal may see.
+pub async fn extensions<C: ConnectionTrait>(
+    db: &C,
+    p: &Principal,
+) -> Result<Select<extension::Entity>> {
+    let q = extension::Entity::find();
+    Ok(match p {
+        Principal::Admin { .. } => q,
+        _ => {
+            let cases = visible(db, p)
+                .await?
+                .select_only()
+                .column(complaint::Column::Id)
+                .into_query();
+            q.filter(extension::Column::ComplaintId.in_subquery(cases))
+        }
+    })
+}
+
+/// An extension request and its complaint, if the principal may see them.
+pub async fn find_extension<C: ConnectionTrait>(
+    db: &C,
+    p: &Principal,
+    id: &str,
+) -> Result<(extension::Model, complaint::Model)> {
+    let extension = extension::Entity::find_by_id(id.to_string())
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let case = find(db, p, &extension.complaint_id).await?;
+    Ok((extension, case))
 }

@@ -2,13 +2,13 @@
 //! initial-check feedback and closing. The API and the demo both come here,
 //! so the outcome a station leaves on a case has one shape.
 
-use chrono::{DateTime, Utc};
 use entity::complaint;
 use sea_orm::{ActiveValue::Set, DatabaseConnection};
 use serde_json::{Value, json};
 
 use super::complaints;
 use super::events::Actor;
+use crate::clock::Now;
 use crate::clock::beijing;
 use crate::domain::lifecycle::{Action, CloseResult};
 use crate::error::{Error, Result};
@@ -56,12 +56,12 @@ fn decided(case: &complaint::Model) -> bool {
 /// Runs one station step on `case` as `actor` (a staff member's id in `actor.id`).
 pub async fn act(
     db: &DatabaseConnection,
-    now: DateTime<Utc>,
+    now: Now<'_>,
     actor: &Actor,
     case: &complaint::Model,
     step: Step,
 ) -> Result<complaint::Model> {
-    let at = beijing(&now);
+    let at = beijing(&now.at);
     let by = actor.id.clone();
     match step {
         Step::Claim { user_id } => {
@@ -124,7 +124,7 @@ pub async fn act(
                 case,
                 Action::InitialFeedback,
                 payload,
-                |m, _| m.initial_feedback_at = Set(Some(now)),
+                |m, _| m.initial_feedback_at = Set(Some(now.at)),
             )
             .await
         }

@@ -1,0 +1,176 @@
+use super::*;
+use proptest::prelude::*;
+
+fn date(s: &str) -> NaiveDate {
+    s.parse().expect("test date")
+}
+
+/// The days off and make-up days of one year as `calendar.md` states them,
+/// read from its tables with their own notation ("01-28 … 02-04", "01-26 (Sun)").
+fn from_markdown(year: i32) -> (BTreeSet<NaiveDate>, BTreeSet<NaiveDate>) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/calendar.md");
+    let text = std::fs::read_to_string(path).expect("../shared/calendar.md is beside the project");
+    let section = text
+        .split("\n## ")
+        .find(|s| s.starts_with(&year.to_string()))
+        .expect("a section for the year");
+    let day = |md: &str| date(&format!("{year}-{}", &md.trim()[..5]));
+    let (mut off, mut work) = (BTreeSet::new(), BTreeSet::new());
+    for row in section.lines().filter(|l| l.starts_with('|')).skip(2) {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let (days_off, make_up) = (cells[2], cells[3]);
+        let (first, last) = match days_off.split_once('…') {
+            Some((a, b)) => (day(a), day(b)),
+            None => (day(days_off), day(days_off)),
+        };
+        let mut d = first;
+        while d <= last {
+            off.insert(d);
+            d = d + Days::new(1);
+        }
+        if make_up != "—" {
+            work.extend(make_up.split(',').map(day));
+        }
+    }
+    (off, work)
+}
+
+#[test]
+fn every_day_of_2025_and_2026_is_classified_as_calendar_md_says() {
+    let calendar = Calendar::shipped();
+    for year in [2025, 2026] {
+        let (off, work) = from_markdown(year);
+        assert!(!off.is_empty() && !work.is_empty(), "{year} parsed");
+        let mut day = date(&format!("{year}-01-01"));
+        while day.year() == year {
+            let expected = if work.contains(&day) {
+                true
+            } else if off.contains(&day) {
+                false
+            } else {
+                !matches!(day.weekday(), Weekday::Sat | Weekday::Sun)
+            };
+            assert_eq!(calendar.is_working_day(day), expected, "{day}");
+            day = day + Days::new(1);
+        }
+    }
+}
+
+#[test]
+fn the_worked_examples_of_calendar_md() {
+    let calendar = Calendar::shipped();
+    let tuesday = date("2026-09-29");
+    let add = |from, n| calendar.add_working_days(from, n).day;
+    assert_eq!(add(tuesday, 1), date("2026-09-30"));
+    assert_eq!(add(tuesday, 2), date("2026-10-08"));
+    assert_eq!(add(tuesday, 4), date("2026-10-10"), "the make-up Saturday");
+    assert_eq!(add(tuesday, 7), date("2026-10-14"));
+    assert_eq!(add(tuesday, 10), date("2026-10-19"));
+    assert_eq!(add(date("2026-02-13"), 1), date("2026-02-14"));
+    // Ten working days from the Friday before the Spring Festival.
+    assert_eq!(add(date("2026-02-13"), 10), date("2026-03-05"));
+    assert!(!calendar.add_working_days(tuesday, 10).provisional);
+}
+
+#[test]
+fn a_deadline_ends_at_midnight_beijing_time() {
+    let end = end_of_day(date("2026-09-30"));
+    assert_eq!(end.to_rfc3339(), "2026-09-30T16:00:00+00:00");
+    // 24:00 on 09-30 is 16:00 UTC, already 10-01 in Beijing; a second earlier is not.
+    assert_eq!(beijing_date(end), date("2026-10-01"));
+    assert_eq!(
+        beijing_date(end - chrono::Duration::seconds(1)),
+        date("2026-09-30")
+    );
+}
+
+#[test]
+fn a_year_not_known_counts_monday_to_friday_and_is_provisional() {
+    let calendar = Calendar::shipped();
+    // 2027-01-01 is a Friday; no 2027 schedule ships.
+    let counted = calendar.add_working_days(date("2026-12-31"), 1);
+    assert_eq!(counted.day, date("2027-01-01"));
+    assert!(counted.provisional);
+    let counted = calendar.add_working_days(date("2026-12-30"), 1);
+    assert_eq!(counted.day, date("2026-12-31"));
+    assert!(!counted.provisional);
+}
+
+#[test]
+fn a_loaded_year_replaces_the_weekday_guess() {
+    let mut calendar = Calendar::shipped();
+    let file = r#"
+        [[years]]
+        year = 2027
+        holidays = [{ name = "元旦", from = "2027-01-01", to = "2027-01-03" }]
+    "#;
+    calendar.extend(Calendar::parse(file).expect("parses"));
+    let counted = calendar.add_working_days(date("2026-12-31"), 1);
+    assert_eq!(counted.day, date("2027-01-04"));
+    assert!(!counted.provisional);
+}
+
+#[test]
+fn a_bad_calendar_file_says_what_is_wrong() {
+    let reversed = r#"
+        [[years]]
+        year = 2027
+        holidays = [{ name = "春节", from = "2027-02-10", to = "2027-02-05" }]
+    "#;
+    let err = Calendar::parse(reversed).unwrap_err().to_string();
+    assert!(err.contains("春节") && err.contains("after"), "{err}");
+    let both = r#"
+        [[years]]
+        year = 2027
+        holidays = [{ name = "春节", from = "2027-02-05", to = "2027-02-10", work = ["2027-02-06"] }]
+    "#;
+    let err = Calendar::parse(both).unwrap_err().to_string();
+    assert!(err.contains("both"), "{err}");
+    let unknown = "[[years]]\nyear = 2027\nholidays = []\nextra = 1\n";
+    assert!(Calendar::parse(unknown).is_err());
+    assert!(Calendar::parse("years = 3").is_err());
+}
+
+fn any_day() -> impl Strategy<Value = NaiveDate> {
+    // 2024-12-01 .. 2027-01-31: across both known years and into unknown ones.
+    (0u64..792).prop_map(|n| date("2024-12-01") + Days::new(n))
+}
+
+proptest! {
+    #[test]
+    fn the_result_is_a_working_day_and_never_a_holiday(from in any_day(), n in 1u32..40) {
+        let calendar = Calendar::shipped();
+        let day = calendar.add_working_days(from, n).day;
+        prop_assert!(calendar.is_working_day(day));
+        prop_assert!(day > from);
+        let (off, _) = from_markdown(2026);
+        prop_assert!(!off.contains(&day));
+    }
+
+    #[test]
+    fn adding_n_then_m_equals_adding_n_plus_m(from in any_day(), n in 1u32..30, m in 1u32..30) {
+        let calendar = Calendar::shipped();
+        let stepwise = calendar.add_working_days(calendar.add_working_days(from, n).day, m).day;
+        prop_assert_eq!(stepwise, calendar.add_working_days(from, n + m).day);
+    }
+
+    #[test]
+    fn a_later_start_never_gives_an_earlier_deadline(a in any_day(), b in any_day(), n in 1u32..30) {
+        let calendar = Calendar::shipped();
+        let (early, late) = if a <= b { (a, b) } else { (b, a) };
+        prop_assert!(calendar.add_working_days(early, n).day <= calendar.add_working_days(late, n).day);
+    }
+
+    #[test]
+    fn exactly_n_working_days_lie_between_start_and_result(from in any_day(), n in 1u32..40) {
+        let calendar = Calendar::shipped();
+        let end = calendar.add_working_days(from, n).day;
+        let mut day = from + Days::new(1);
+        let mut working = 0;
+        while day <= end {
+            working += u32::from(calendar.is_working_day(day));
+            day = day + Days::new(1);
+        }
+        prop_assert_eq!(working, n);
+    }
+}

@@ -1,0 +1,165 @@
+//! What the deadline job reads: cases due for it, by the indexed `next_action_at`.
+
+use chrono::{DateTime, Utc};
+use entity::complaint;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
+};
+use serde_json::json;
+
+use super::complaints;
+use super::events::Actor;
+use crate::clock::Now;
+use crate::domain::deadlines::{self, Deadlines};
+use crate::domain::lifecycle::{Action, Status};
+use crate::error::{Error, Result};
+
+/// Ids of up to `limit` cases whose next deadline action is due at `now`, oldest first.
+pub async fn due<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<String>> {
+    Ok(complaint::Entity::find()
+        .select_only()
+        .column(complaint::Column::Id)
+        .filter(complaint::Column::NextActionAt.lte(now))
+        .order_by_asc(complaint::Column::NextActionAt)
+        .order_by_asc(complaint::Column::Id)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// Ids of cases with a deadline counted on a guessed year, after `after`.
+pub async fn provisional<C: ConnectionTrait>(
+    db: &C,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<String>> {
+    let mut q = complaint::Entity::find()
+        .select_only()
+        .column(complaint::Column::Id)
+        .filter(complaint::Column::DeadlinesProvisional.eq(true))
+        .order_by_asc(complaint::Column::Id);
+    if let Some(after) = after {
+        q = q.filter(complaint::Column::Id.gt(after));
+    }
+    Ok(q.limit(limit).into_tuple().all(db).await?)
+}
+
+/// Does whatever the deadlines of case `id` call for at `now`, one step at a
+/// time through the lifecycle table, until nothing more is due. Each step is
+/// its own transaction under the case's version check; when another process
+/// moved the case first, the case is read again and what is due is decided
+/// again, so two processes never act twice on one deadline. Answers the
+/// actions taken.
+pub async fn act_on(db: &DatabaseConnection, now: Now<'_>, id: &str) -> Result<Vec<Action>> {
+    let mut taken = Vec::new();
+    // A case has at most a handful of clocks; the bound only guards a bug.
+    for _ in 0..16 {
+        let Some(case) = complaints::find(db, id).await? else {
+            break;
+        };
+        let status = complaints::status_of(&case)?;
+        let mut clocks = complaints::deadlines_of(&case)?;
+        let Some(due) = deadlines::due_now(status, &clocks, now.at) else {
+            fix_stale_schedule(db, &case, status, &clocks).await?;
+            break;
+        };
+        let payload = json!({ "deadline": {
+            "name": due.clock,
+            "due": clocks.get(&due.clock).map(|d| d.due),
+        }});
+        if due.action == Action::WarnDeadline {
+            deadlines::mark_warned(&mut clocks, due.clock, now.at);
+        }
+        let edited = serde_json::to_value(&clocks).map_err(Error::internal)?;
+        let txn = db.begin().await?;
+        let result = complaints::transition_in(
+            &txn,
+            now,
+            &Actor::system(),
+            &case,
+            due.action,
+            payload,
+            |m| m.deadlines = Set(edited),
+        )
+        .await;
+        match result {
+            Ok(_) => {
+                txn.commit().await?;
+                taken.push(due.action);
+            }
+            // Someone else changed the case: look again at what is due now.
+            Err(Error::Concurrent) => continue,
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(taken)
+}
+
+/// A case listed as due that has nothing due (its schedule was written by
+/// older rules): store the schedule its deadlines give today.
+async fn fix_stale_schedule(
+    db: &DatabaseConnection,
+    case: &complaint::Model,
+    status: Status,
+    clocks: &Deadlines,
+) -> Result<()> {
+    let next = deadlines::next_action_at(status, clocks);
+    if next == case.next_action_at {
+        return Ok(());
+    }
+    complaint::Entity::update_many()
+        .col_expr(complaint::Column::NextActionAt, Expr::value(next))
+        .filter(complaint::Column::Id.eq(case.id.as_str()))
+        .filter(complaint::Column::Version.eq(case.version))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Counts the open deadlines of case `id` again if the calendar now knows
+/// the years they were guessed for; answers whether anything changed.
+pub async fn recount(db: &DatabaseConnection, now: Now<'_>, id: &str) -> Result<bool> {
+    let Some(case) = complaints::find(db, id).await? else {
+        return Ok(false);
+    };
+    let status = complaints::status_of(&case)?;
+    let before = complaints::deadlines_of(&case)?;
+    let mut after = before.clone();
+    now.policy.advance(
+        &mut after,
+        Some(status),
+        status,
+        Some(Action::RecomputeDeadlines),
+        now.at,
+    );
+    if after == before {
+        return Ok(false);
+    }
+    let txn = db.begin().await?;
+    let result = complaints::transition_in(
+        &txn,
+        now,
+        &Actor::system(),
+        &case,
+        Action::RecomputeDeadlines,
+        json!({ "reason": "the holiday schedule of a year they run into was loaded" }),
+        |_| {},
+    )
+    .await;
+    match result {
+        Ok(_) => {
+            txn.commit().await?;
+            Ok(true)
+        }
+        // Another change recounted them on its way (every transition does).
+        Err(Error::Concurrent) => Ok(false),
+        Err(err) => Err(err),
+    }
+}
