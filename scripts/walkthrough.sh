@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's curl walk-through as one script: run it against a gateway started
-# with `cargo run -- serve` after creating the admin (see README.md).
+# with `ODR_CLOCK=manual ODR_CLOCK_START=2026-09-29T10:00:00+08:00 cargo run -- serve`
+# after creating the admin (see README.md).
 set -euo pipefail
 GW=${GW:-http://127.0.0.1:8080}
 j() { curl -sS --fail-with-body -H 'content-type: application/json' "$@"; }
@@ -62,3 +63,11 @@ j -X POST $GW/v1/queue/$CASE2/close -H "authorization: Bearer $STAFF" \
 
 # 10. The case file: every step, who, when.
 j $GW/v1/complaints/$CASE2/events -H "authorization: Bearer $STAFF" | jq -r '.items[] | "\(.seq) \(.at) \(.actor.kind) \(.kind) \(.from_status) -> \(.to_status)"'
+
+# 11. Deadlines: a third complaint, read by the merchant on Tuesday 2026-09-29, must be
+#     acknowledged by the end of the next working day; the merchant stays silent.
+CASE3=$(intake 12315-2026-000125 | jq -r .id)
+j $GW/v1/inbox/$CASE3 -H "authorization: Bearer $HANDLER_TOKEN" | jq '.deadlines | map_values({due, state, rule_set})'
+#     Move the manual clock past ack_by: the deadline job runs at once and escalates.
+j -X POST $GW/v1/admin/clock -H "authorization: Bearer $ADMIN" -d '{"set":"2026-10-01T00:00:00+08:00"}' | jq .
+j $GW/v1/queue/$CASE3 -H "authorization: Bearer $STAFF" | jq '{status, escalation_reason, ack_by: .deadlines.ack_by.state, station_deadline}'

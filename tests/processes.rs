@@ -116,6 +116,72 @@ impl Client {
         (code, token["access_token"].as_str().unwrap().to_string())
     }
 
+    async fn token(&self, created: &Value) -> String {
+        let token: Value = self
+            .http
+            .post(format!("{}/v1/oauth/token", self.base))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", created["client_id"].as_str().unwrap()),
+                ("client_secret", created["client_secret"].as_str().unwrap()),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        token["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// A station, a pull merchant and a partner: (credit code, partner token, merchant token).
+    async fn pull_world(&self) -> (String, String, String) {
+        self.post(
+            "/v1/stations",
+            &self.admin,
+            json!({"code": "QJ", "name": "指挥中心"}),
+        )
+        .await;
+        let code = credit_code("91429005MA4900001").unwrap();
+        let h = self.post("/v1/handlers", &self.admin, json!({"kind": "merchant", "name": "商户", "credit_code": code, "station_code": "QJ", "delivery": "pull"})).await;
+        let p = self
+            .post(
+                "/v1/partners",
+                &self.admin,
+                json!({"name": "12315", "rate_per_second": 1000, "burst": 1000}),
+            )
+            .await;
+        (code, self.token(&p).await, self.token(&h).await)
+    }
+
+    /// Submits `n` complaints and has the pull merchant read (receive) them all.
+    async fn delivered(&self, n: usize, code: &str, partner: &str, merchant: &str) {
+        let intakes = (0..n).map(|_| {
+            let mut body = intake(code);
+            body["station_code"] = json!("QJ");
+            self.post("/v1/complaints", partner, body)
+        });
+        futures_util::stream::iter(intakes)
+            .buffer_unordered(16)
+            .collect::<Vec<_>>()
+            .await;
+        let mut path = "/v1/inbox?limit=200".to_string();
+        loop {
+            let page = self.get(&path, merchant).await;
+            assert!(
+                page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|c| c["status"] == "delivered")
+            );
+            match page["next_cursor"].as_str() {
+                Some(c) => path = format!("/v1/inbox?limit=200&cursor={c}"),
+                None => return,
+            }
+        }
+    }
+
     /// Every complaint of the partner, all pages.
     async fn complaints(&self, partner: &str) -> Vec<Value> {
         let mut all = Vec::new();
@@ -265,3 +331,105 @@ async fn two_gateways_on_one_postgresql_deliver_each_event_once() {
 }
 
 use futures_util::StreamExt;
+
+/// The manual clock from the Tuesday before the 2026 National Day holiday.
+fn manual_clock(mut env: Vec<(String, String)>) -> Vec<(String, String)> {
+    env.push(("ODR_CLOCK".into(), "manual".into()));
+    env.push(("ODR_CLOCK_START".into(), "2026-09-29T10:00:00+08:00".into()));
+    env
+}
+
+fn metric(text: &str, prefix: &str) -> u64 {
+    text.lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_escalate_each_overdue_case_exactly_once() {
+    let Some(database_url) = common::postgres_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let env = manual_clock(env(&database_url));
+    bootstrap(dir.path(), &env);
+    let first = Gateway::serve(dir.path(), &env);
+    let second = Gateway::serve(dir.path(), &env);
+    let client = Client::connect(first.base()).await;
+    let (code, partner, merchant) = client.pull_world().await;
+    client.delivered(200, &code, &partner, &merchant).await;
+    // Both processes move past every ack_by at once and race over the same 200 cases.
+    let other = Client::connect(second.base()).await;
+    let after_the_holiday = json!({"set": "2026-10-09T09:00:00+08:00"});
+    let (a, b) = tokio::join!(
+        client.post("/v1/admin/clock", &client.admin, after_the_holiday.clone()),
+        other.post("/v1/admin/clock", &other.admin, after_the_holiday),
+    );
+    assert!(
+        a["deadline_actions"].as_u64().unwrap() + b["deadline_actions"].as_u64().unwrap() <= 200
+    );
+    let all = client.complaints(&partner).await;
+    assert_eq!(all.len(), 200);
+    for case in &all {
+        assert_eq!(case["status"], "escalated");
+        assert_eq!(case["escalation_reason"], "ack_overdue");
+        let events = client
+            .get(
+                &format!(
+                    "/v1/complaints/{}/events?limit=200",
+                    case["id"].as_str().unwrap()
+                ),
+                &client.admin,
+            )
+            .await;
+        let escalations = events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"].as_str().unwrap().starts_with("escalate"))
+            .count();
+        assert_eq!(escalations, 1, "{}", case["id"]);
+    }
+    let mut actions = 0;
+    for gateway in [&first, &second] {
+        let text = reqwest::get(format!("{}/metrics", gateway.base()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        actions += metric(&text, "odr_deadline_actions_total{");
+    }
+    assert_eq!(actions, 200, "one action per case across both processes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_stopped_over_the_holiday_week_catches_up_when_it_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = manual_clock(env("sqlite://downtime.db?mode=rwc"));
+    bootstrap(dir.path(), &env);
+    let mut gateway = Gateway::serve(dir.path(), &env);
+    let client = Client::connect(gateway.base()).await;
+    let (code, partner, merchant) = client.pull_world().await;
+    client.delivered(20, &code, &partner, &merchant).await;
+    gateway.kill();
+    // Down from Tuesday 09-29 until the Friday after the holiday; nobody
+    // moves the clock: the job at start-up escalates everything due.
+    gateway.set_env("ODR_CLOCK_START", "2026-10-09T09:00:00+08:00");
+    gateway.restart();
+    let client = Client::connect(gateway.base()).await;
+    let all = eventually(Duration::from_secs(30), || async {
+        let all = client.complaints(&partner).await;
+        all.iter()
+            .all(|c| c["status"] == "escalated")
+            .then_some(all)
+    })
+    .await;
+    assert_eq!(all.len(), 20);
+    for case in &all {
+        assert_eq!(case["escalation_reason"], "ack_overdue");
+        assert_eq!(case["escalated_at"], "2026-10-09T09:00:00+08:00");
+        assert_eq!(case["deadlines"]["ack_by"]["state"], "missed");
+    }
+}

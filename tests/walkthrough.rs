@@ -10,10 +10,14 @@ use common::process::Gateway;
 #[test]
 fn the_readme_walkthrough_runs_as_written() {
     let dir = tempfile::tempdir().unwrap();
-    let env = vec![(
-        "ODR_DATABASE_URL".to_string(),
-        "sqlite://walk.db?mode=rwc".to_string(),
-    )];
+    let env: Vec<(String, String)> = [
+        ("ODR_DATABASE_URL", "sqlite://walk.db?mode=rwc"),
+        ("ODR_CLOCK", "manual"),
+        ("ODR_CLOCK_START", "2026-09-29T10:00:00+08:00"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
     Gateway::run(
         dir.path(),
         &env,
@@ -44,4 +48,9 @@ fn the_readme_walkthrough_runs_as_written() {
     assert!(out.contains("\"reported_by\": \"consumer\""), "{out}");
     assert!(out.contains("\"result\": \"mediated\""), "{out}");
     assert!(out.contains("staff close accepted -> closed"), "{out}");
+    assert!(out.contains("\"deadline_actions\": 1"), "{out}");
+    assert!(
+        out.contains("\"escalation_reason\": \"ack_overdue\""),
+        "{out}"
+    );
 }

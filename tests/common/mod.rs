@@ -285,6 +285,31 @@ impl TestApp {
         body["access_token"].as_str().expect("token").to_string()
     }
 
+    /// Sets the manual clock; answers how many deadline actions the job took.
+    pub async fn set_clock(&self, to: &str) -> u64 {
+        let answer = self
+            .post("/v1/admin/clock", &self.admin, json!({"set": to}))
+            .await
+            .expect(200);
+        answer["deadline_actions"]
+            .as_u64()
+            .expect("deadline_actions")
+    }
+
+    /// The kinds of a complaint's case-file events, in order.
+    pub async fn event_kinds(&self, case: &str, token: &str) -> Vec<String> {
+        let page = self
+            .get(&format!("/v1/complaints/{case}/events?limit=200"), token)
+            .await
+            .expect(200);
+        page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|e| e["kind"].as_str().expect("kind").to_string())
+            .collect()
+    }
+
     pub async fn advance(&self, seconds: i64) {
         self.post(
             "/v1/admin/clock",

@@ -86,6 +86,12 @@ impl Gateway {
         }
     }
 
+    /// Changes one environment variable for the next start.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_string(), value.to_string()));
+    }
+
     /// Starts again on the same address and database after [`Gateway::kill`].
     pub fn restart(&mut self) {
         self.kill();
