@@ -7,6 +7,7 @@ use prometheus::{
 };
 use sea_orm::DatabaseConnection;
 
+use crate::store::deadlines as due_cases;
 use crate::store::deliveries;
 
 pub struct Metrics {
@@ -18,6 +19,8 @@ pub struct Metrics {
     outbox_pending: IntGauge,
     outbox_oldest_seconds: IntGauge,
     endpoints_paused: IntGauge,
+    queue_open: IntGauge,
+    queue_overdue: IntGauge,
 }
 
 impl Metrics {
@@ -62,6 +65,16 @@ impl Metrics {
             "odr_endpoints_paused",
             "Endpoints paused by the circuit breaker or disabled by 410",
         )?;
+        let queue_open = IntGauge::new(
+            "odr_queue_open_cases",
+            "Cases at the stations not yet closed (escalated, claimed, accepted, reopened)",
+        )?;
+        let queue_overdue = IntGauge::new(
+            "odr_queue_overdue_cases",
+            "Open station cases with a missed station deadline (超期)",
+        )?;
+        registry.register(Box::new(queue_open.clone()))?;
+        registry.register(Box::new(queue_overdue.clone()))?;
         registry.register(Box::new(deliveries.clone()))?;
         registry.register(Box::new(attempt_seconds.clone()))?;
         registry.register(Box::new(http_requests.clone()))?;
@@ -78,6 +91,8 @@ impl Metrics {
             outbox_pending,
             outbox_oldest_seconds,
             endpoints_paused,
+            queue_open,
+            queue_overdue,
         })
     }
 
@@ -88,6 +103,9 @@ impl Metrics {
         self.outbox_oldest_seconds
             .set(gauges.oldest_pending_seconds);
         self.endpoints_paused.set(gauges.endpoints_paused);
+        let queue = due_cases::queue_gauges(db).await?;
+        self.queue_open.set(queue.open);
+        self.queue_overdue.set(queue.overdue);
         let mut out = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut out)

@@ -433,3 +433,57 @@ async fn a_gateway_stopped_over_the_holiday_week_catches_up_when_it_returns() {
         assert_eq!(case["deadlines"]["ack_by"]["state"], "missed");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisional_deadlines_are_counted_again_once_their_year_is_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = env("sqlite://provisional.db?mode=rwc");
+    env.push(("ODR_CLOCK".into(), "manual".into()));
+    env.push(("ODR_CLOCK_START".into(), "2026-12-28T10:00:00+08:00".into()));
+    bootstrap(dir.path(), &env);
+    let mut gateway = Gateway::serve(dir.path(), &env);
+    let client = Client::connect(gateway.base()).await;
+    let (code, partner, merchant) = client.pull_world().await;
+    client.delivered(1, &code, &partner, &merchant).await;
+    let case = client.complaints(&partner).await.remove(0);
+    let resolve = &case["deadlines"]["resolve_by"];
+    // 2027 is not shipped: counted Monday–Friday, New Year's Day included.
+    assert_eq!(resolve["state"], "provisional");
+    assert_eq!(resolve["last_day"], "2027-01-11");
+    gateway.kill();
+    let calendar = dir.path().join("holidays-2027.toml");
+    std::fs::write(
+        &calendar,
+        "[[years]]\nyear = 2027\nholidays = [{ name = \"元旦\", from = \"2027-01-01\", to = \"2027-01-03\" }]\n",
+    )
+    .unwrap();
+    gateway.set_env("ODR_DEADLINES__CALENDAR_FILE", calendar.to_str().unwrap());
+    gateway.restart();
+    let client = Client::connect(gateway.base()).await;
+    let id = case["id"].as_str().unwrap().to_string();
+    let recounted = eventually(Duration::from_secs(30), || async {
+        let c = client.get(&format!("/v1/complaints/{id}"), &partner).await;
+        (c["deadlines"]["resolve_by"]["state"] == "pending").then_some(c)
+    })
+    .await;
+    assert_eq!(
+        recounted["deadlines"]["resolve_by"]["last_day"],
+        "2027-01-12"
+    );
+    let events = client
+        .get(&format!("/v1/complaints/{id}/events"), &client.admin)
+        .await;
+    let kinds: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == "deadlines_recomputed")
+            .count(),
+        1
+    );
+}

@@ -407,6 +407,19 @@ impl Policy {
         }
         match action {
             Some(Action::Acknowledge | Action::Decline) => end(deadlines, C::AckBy),
+            // The job's own actions end the clock that ran out (as missed). Any
+            // other change leaves a run-out clock open, so the job still acts on it.
+            Some(Action::Escalate(EscalationReason::AckOverdue)) => end(deadlines, C::AckBy),
+            Some(Action::Escalate(EscalationReason::ResolveOverdue)) => {
+                end(deadlines, C::ResolveBy)
+            }
+            Some(Action::MarkOverdue) => {
+                for (clock, deadline) in deadlines.iter_mut() {
+                    if clock.is_station() && deadline.state.is_open() && deadline.due_utc() <= at {
+                        deadline.end(at);
+                    }
+                }
+            }
             Some(Action::ReportSettlement) => {
                 let rules = self.rules_at(at);
                 deadlines.insert(C::ObjectionUntil, self.start(C::ObjectionUntil, at, rules));
@@ -432,13 +445,6 @@ impl Policy {
                 deadlines.insert(C::DecisionBy, self.start(C::DecisionBy, at, rules));
             }
             _ => {}
-        }
-        // Whatever ran out by now is missed (the overdue marks and escalations);
-        // an objection window running out is not a miss but the settlement standing.
-        for (clock, deadline) in deadlines.iter_mut() {
-            if *clock != C::ObjectionUntil && deadline.state.is_open() && deadline.due_utc() <= at {
-                deadline.end(at);
-            }
         }
         let handler_stage = |s: Status| {
             matches!(

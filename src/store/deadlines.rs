@@ -163,3 +163,33 @@ pub async fn recount(db: &DatabaseConnection, now: Now<'_>, id: &str) -> Result<
         Err(err) => Err(err),
     }
 }
+
+/// Cases open at the stations, and how many of them have missed a station deadline.
+pub struct QueueGauges {
+    pub open: i64,
+    pub overdue: i64,
+}
+
+pub async fn queue_gauges<C: ConnectionTrait>(db: &C) -> Result<QueueGauges> {
+    use sea_orm::PaginatorTrait;
+    let open_statuses = [
+        Status::Escalated,
+        Status::Claimed,
+        Status::Accepted,
+        Status::Reopened,
+    ]
+    .map(Status::as_str);
+    let open = complaint::Entity::find()
+        .filter(complaint::Column::Status.is_in(open_statuses))
+        .count(db)
+        .await?;
+    let overdue = complaint::Entity::find()
+        .filter(complaint::Column::Status.is_in(open_statuses))
+        .filter(complaint::Column::StationOverdue.eq(true))
+        .count(db)
+        .await?;
+    Ok(QueueGauges {
+        open: i64::try_from(open).unwrap_or(i64::MAX),
+        overdue: i64::try_from(overdue).unwrap_or(i64::MAX),
+    })
+}

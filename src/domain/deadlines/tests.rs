@@ -346,3 +346,38 @@ fn rule_sets_must_be_distinct_in_time() {
         "samr-2026"
     );
 }
+
+#[test]
+fn a_change_after_a_deadline_ran_out_leaves_the_escalation_to_the_job() {
+    let policy = policy();
+    let mut d = delivered(&policy, "2026-09-29T10:00:00+08:00");
+    policy.advance(
+        &mut d,
+        Some(S::Delivered),
+        S::Acknowledged,
+        Some(Action::Acknowledge),
+        at("2026-09-29T11:00:00+08:00"),
+    );
+    // The handler records a contact a minute after resolve_by ended, before the job ran.
+    let late = at("2026-10-20T00:01:00+08:00");
+    policy.advance(
+        &mut d,
+        Some(S::Acknowledged),
+        S::Acknowledged,
+        Some(Action::RecordContact),
+        late,
+    );
+    let due = due_now(S::Acknowledged, &d, late).expect("still due");
+    assert_eq!(
+        due.action,
+        Action::Escalate(EscalationReason::ResolveOverdue)
+    );
+    policy.advance(
+        &mut d,
+        Some(S::Acknowledged),
+        S::Escalated,
+        Some(due.action),
+        late,
+    );
+    assert_eq!(d[&Clock::ResolveBy].state, State::Missed);
+}
