@@ -10,7 +10,9 @@ use chrono::Utc;
 use sea_orm::DatabaseConnection;
 use tracing_actix_web::TracingLogger;
 
+use crate::api::ratelimit::RateLimits;
 use crate::auth::secrets;
+use crate::auth::standing::Standings;
 use crate::auth::tokens::TokenService;
 use crate::clock::{BusinessClock, Now};
 use crate::config::{ClockMode, Config};
@@ -28,6 +30,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The working-day calendar and deadline rules.
     pub policy: Arc<Policy>,
+    /// Inbound rate limits, per client (this process's share).
+    pub limits: RateLimits,
+    /// Whether tokens' owners are still active, and partners' quotas.
+    pub standings: Standings,
 }
 
 const JWT_SECRET_KEY: &str = "jwt_secret";
@@ -61,7 +67,13 @@ impl AppState {
             }
         };
         let policy = config.deadline_policy().map_err(Error::internal)?;
+        let standings = Standings::new(
+            db.clone(),
+            std::time::Duration::from_secs(config.limits.standing_cache_seconds),
+        );
         Ok(AppState {
+            limits: RateLimits::default(),
+            standings,
             db,
             policy: Arc::new(policy),
             config: Arc::new(config),
@@ -118,6 +130,8 @@ pub fn server(state: AppState, listener: TcpListener) -> std::io::Result<Server>
     let server = HttpServer::new(move || {
         let metrics = state.metrics.clone();
         App::new()
+            // Innermost: the metrics below count what the guard refuses too.
+            .wrap(actix_web::middleware::from_fn(crate::api::guard::guard))
             .wrap_fn(move |req, srv| {
                 let metrics = metrics.clone();
                 let answer = srv.call(req);

@@ -35,6 +35,9 @@ pub struct Config {
     /// Station that receives not-enrolled cases whose intake names none.
     pub default_station: Option<String>,
     pub max_body_bytes: usize,
+    /// A request still unanswered after this many seconds is answered 503.
+    pub request_timeout_seconds: u64,
+    pub limits: LimitsConfig,
     pub delivery: DeliveryConfig,
     pub deadlines: DeadlineConfig,
 }
@@ -66,6 +69,19 @@ pub struct DeliveryConfig {
     pub secret_overlap_seconds: u64,
 }
 
+/// Inbound rate limits, per gateway process (partners' quotas are on their records).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LimitsConfig {
+    /// Handlers, staff and admins: requests per second and burst, per client.
+    pub client_rate_per_second: u32,
+    pub client_burst: u32,
+    /// `/v1/oauth/token` and `/v1/auth/login`, per client IP (brute-force guard).
+    pub login_rate_per_second: u32,
+    pub login_burst: u32,
+    /// How long a client's standing (suspended, deleted, its quota) is cached.
+    pub standing_cache_seconds: u64,
+}
+
 /// Deadline rules (SPEC §5) and the deadline job.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeadlineConfig {
@@ -93,6 +109,14 @@ impl Default for Config {
             clock_start: None,
             default_station: None,
             max_body_bytes: 64 * 1024,
+            request_timeout_seconds: 30,
+            limits: LimitsConfig {
+                client_rate_per_second: 20,
+                client_burst: 50,
+                login_rate_per_second: 1,
+                login_burst: 10,
+                standing_cache_seconds: 5,
+            },
             delivery: DeliveryConfig {
                 retry_schedule: vec![0, 5, 300, 1800, 7200, 18000, 36000, 36000],
                 allow_private_targets: false,
@@ -165,6 +189,42 @@ impl Config {
         }
         if self.max_body_bytes < 1024 {
             return bad("max_body_bytes", "must be at least 1024");
+        }
+        let l = &self.limits;
+        for (key, value, range) in [
+            (
+                "request_timeout_seconds",
+                self.request_timeout_seconds,
+                1..=600,
+            ),
+            (
+                "limits.client_rate_per_second",
+                u64::from(l.client_rate_per_second),
+                1..=100_000,
+            ),
+            (
+                "limits.client_burst",
+                u64::from(l.client_burst),
+                1..=100_000,
+            ),
+            (
+                "limits.login_rate_per_second",
+                u64::from(l.login_rate_per_second),
+                1..=100_000,
+            ),
+            ("limits.login_burst", u64::from(l.login_burst), 1..=100_000),
+            (
+                "limits.standing_cache_seconds",
+                l.standing_cache_seconds,
+                0..=300,
+            ),
+        ] {
+            if !range.contains(&value) {
+                return bad(
+                    key,
+                    &format!("must be between {} and {}", range.start(), range.end()),
+                );
+            }
         }
         let dl = &self.delivery;
         if dl.retry_schedule.is_empty() {

@@ -55,6 +55,14 @@ pub enum Error {
     PayloadTooLarge(usize),
     #[error("expected a body of type {0}")]
     UnsupportedMediaType(&'static str),
+    /// A rate limit refused the request; `policy` names the quota.
+    #[error("the {policy} quota is used up; retry after {retry_after} s")]
+    QuotaExceeded {
+        policy: &'static str,
+        retry_after: u64,
+    },
+    #[error("the request was not answered in time; it may or may not have taken effect")]
+    Timeout,
     #[error("the database is unavailable")]
     Unavailable(#[source] DbErr),
     #[error("internal error")]
@@ -90,6 +98,8 @@ impl Error {
             Error::IdempotencyMismatch => ("idempotency-key-reused", "Idempotency key reused"),
             Error::IdempotencyInFlight => ("idempotency-key-in-flight", "Request in progress"),
             Error::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
+            Error::QuotaExceeded { .. } => ("quota-exceeded", "Quota exceeded"),
+            Error::Timeout => ("request-timeout", "Request took too long"),
             Error::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
             Error::Unavailable(_) => ("unavailable", "Service unavailable"),
             Error::Internal(_) => ("internal", "Internal server error"),
@@ -127,6 +137,8 @@ impl ResponseError for Error {
             | Error::IdempotencyInFlight => StatusCode::CONFLICT,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -155,6 +167,7 @@ impl ResponseError for Error {
                     body[k] = v.clone();
                 }
             }
+            Error::QuotaExceeded { policy, .. } => body["policy"] = json!(policy),
             Error::Internal(cause) => {
                 tracing::error!(error = %cause, source = ?cause.source(), "internal error");
             }
@@ -165,6 +178,9 @@ impl ResponseError for Error {
         response.content_type("application/problem+json");
         if status == StatusCode::UNAUTHORIZED {
             response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if let Error::QuotaExceeded { retry_after, .. } = self {
+            response.insert_header(("Retry-After", retry_after.to_string()));
         }
         response.body(body.to_string())
     }

@@ -30,6 +30,8 @@ enum Command {
     },
     /// Apply migrations and exit.
     Migrate,
+    /// Check every complaint's case-file hash chain; report the first broken link.
+    Verify,
     /// Administration from the command line.
     Admin {
         #[command(subcommand)]
@@ -59,6 +61,9 @@ enum UserRole {
     Staff,
 }
 
+/// Exit status of `verify` when a chain is broken (1 is any other failure).
+const CHAIN_BROKEN: u8 = 2;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init();
@@ -70,7 +75,8 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::ChainBroken) => ExitCode::from(CHAIN_BROKEN),
         Err(err) => {
             eprintln!("error: {err}");
             ExitCode::FAILURE
@@ -78,7 +84,12 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+enum Outcome {
+    Done,
+    ChainBroken,
+}
+
+async fn run(cli: Cli) -> Result<Outcome, Box<dyn std::error::Error>> {
     let mut config = Config::load(cli.config.as_deref())?;
     match cli.command.unwrap_or(Command::Serve { demo: false }) {
         Command::Serve { demo: with_demo } => {
@@ -101,6 +112,24 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let db = store::connect(&config.database_url).await?;
             store::migrate(&db).await?;
             println!("migrations applied");
+        }
+        Command::Verify => {
+            let db = store::connect(&config.database_url).await?;
+            store::migrate(&db).await?;
+            let verified = store::events::verify_all(&db).await?;
+            match verified.broken {
+                None => println!(
+                    "ok: {} case files verified, every hash chain intact",
+                    verified.complaints
+                ),
+                Some((complaint, link)) => {
+                    println!(
+                        "broken: complaint {complaint}, event {}: {} ({} case files verified before it)",
+                        link.seq, link.why, verified.complaints
+                    );
+                    return Ok(Outcome::ChainBroken);
+                }
+            }
         }
         Command::Admin {
             command:
@@ -132,8 +161,21 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 chrono::Utc::now(),
             )
             .await?;
+            let cli = store::events::Actor {
+                kind: "cli",
+                id: None,
+            };
+            let change = store::audit::Change {
+                action: "user.created",
+                target_kind: "user",
+                target_id: &user.id,
+                detail: serde_json::json!({
+                    "username": user.username, "role": user.role, "station_code": user.station_code,
+                }),
+            };
+            store::audit::record(&db, &cli, change).await?;
             println!("created {} {} ({})", user.role, user.username, user.id);
         }
     }
-    Ok(())
+    Ok(Outcome::Done)
 }

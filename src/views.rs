@@ -2,7 +2,7 @@
 //! Times are RFC 3339 in Beijing time.
 
 use chrono::{DateTime, Utc};
-use entity::{complaint, event, extension, handler, partner, proposal, station, user};
+use entity::{audit_entry, complaint, event, extension, handler, partner, proposal, station, user};
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
@@ -90,6 +90,8 @@ pub fn event(e: &event::Model) -> Value {
         "from_status": e.from_status,
         "to_status": e.to_status,
         "payload": e.payload,
+        "prev_hash": e.prev_hash,
+        "hash": e.hash,
     })
 }
 
@@ -174,5 +176,16 @@ pub fn station(s: &station::Model) -> Value {
         "name": s.name,
         "parent_code": s.parent_code,
         "children": [],
+    })
+}
+
+pub fn audit_entry(e: &audit_entry::Model) -> Value {
+    json!({
+        "id": e.id,
+        "at": time(&e.at),
+        "actor": {"kind": e.actor_kind, "id": e.actor_id},
+        "action": e.action,
+        "target": {"kind": e.target_kind, "id": e.target_id},
+        "detail": e.detail,
     })
 }

@@ -41,7 +41,7 @@ async fn push_world(app: &TestApp, partner_callback: Option<&str>) -> (Push, Val
         )
         .await;
     let p = app
-        .post("/v1/partners", a, json!({"name": "12315", "rate_per_second": 50, "burst": 100, "callback_url": partner_callback}))
+        .post("/v1/partners", a, json!({"name": "12315", "rate_per_second": 10000, "burst": 100000, "callback_url": partner_callback}))
         .await
         .expect(201);
     let partner = app

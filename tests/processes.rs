@@ -25,6 +25,11 @@ fn env(database_url: &str) -> Vec<(String, String)> {
         ("ODR_DELIVERY__BREAKER_FAILURES", "1000"),
         ("ODR_DELIVERY__POLL_INTERVAL_MS", "20"),
         ("ODR_LOG", "warn"),
+        // These tests drive far more requests per client than a person would.
+        ("ODR_LIMITS__CLIENT_RATE_PER_SECOND", "100000"),
+        ("ODR_LIMITS__CLIENT_BURST", "100000"),
+        ("ODR_LIMITS__LOGIN_RATE_PER_SECOND", "100000"),
+        ("ODR_LIMITS__LOGIN_BURST", "100000"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -40,6 +40,8 @@ pub struct Model {
     pub version: i32,
     /// Events in the case file so far: the next event's sequence number minus one.
     pub event_count: i32,
+    /// The hash of the latest event in the case file (the chain's head).
+    pub event_hash: Option<String>,
     /// When the deadline job must next look at the case (indexed).
     pub next_action_at: Option<DateTimeUtc>,
     /// A station clock (decision, initial feedback, mediation) ran out: 超期.

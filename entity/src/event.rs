@@ -15,6 +15,10 @@ pub struct Model {
     pub from_status: Option<String>,
     pub to_status: Option<String>,
     pub payload: Json,
+    /// The hash of the complaint's previous event ("" before the first).
+    pub prev_hash: Option<String>,
+    /// SHA-256 over this event and `prev_hash`: the case file's hash chain.
+    pub hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,6 +1,7 @@
 //! Database entities of the gateway. Only the gateway's `store` module uses them.
 
 pub mod api_client;
+pub mod audit_entry;
 pub mod complaint;
 pub mod delivery_attempt;
 pub mod endpoint;

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_core;
 mod m20261122_000002_delivery;
 mod m20261122_000003_deadlines;
+mod m20261122_000004_security;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_core::Migration),
             Box::new(m20261122_000002_delivery::Migration),
             Box::new(m20261122_000003_deadlines::Migration),
+            Box::new(m20261122_000004_security::Migration),
         ]
     }
 }

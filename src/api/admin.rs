@@ -14,8 +14,9 @@ use crate::domain::credit_code::CreditCode;
 use crate::domain::lifecycle::{Action, EscalationReason};
 use crate::domain::vocabulary::{DeliveryMode, HandlerKind, HandlerStatus, Role};
 use crate::error::{Error, Result};
+use crate::store::audit::{self, Change};
 use crate::store::complaints;
-use crate::store::directory::{self, NewHandler, NewPartner};
+use crate::store::directory::{self, NewHandler};
 use crate::store::events::Actor;
 use crate::views;
 
@@ -32,15 +33,14 @@ pub fn routes() -> Vec<Route> {
             "/v1/handlers/{id}/rotate-secret",
             rotate_secret,
         ),
-        route(Method::POST, "/v1/partners", create_partner),
-        route(Method::GET, "/v1/partners", list_partners),
         route(Method::POST, "/v1/staff", create_staff),
         route(Method::POST, "/v1/admin/clock", move_clock),
+        route(Method::GET, "/v1/admin/audit", audit_log),
     ]
 }
 
 const CODE_MAX: usize = 32;
-const NAME_MAX: usize = 100;
+pub(super) const NAME_MAX: usize = 100;
 const COVERS_MAX: usize = 1000;
 
 async fn create_station(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpResponse> {
@@ -58,14 +58,23 @@ async fn create_station(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Resu
     let name = input.text("name", Required, NAME_MAX);
     let parent = input.text("parent_code", Optional, CODE_MAX);
     input.finish()?;
+    let txn = state.db.begin().await?;
     let station = directory::create_station(
-        &state.db,
+        &txn,
         &Input::got(code, "code")?,
         &Input::got(name, "name")?,
         parent.as_deref(),
         state.clock.now(),
     )
     .await?;
+    let change = Change {
+        action: "station.created",
+        target_kind: "station",
+        target_id: &station.code,
+        detail: json!({ "name": station.name, "parent_code": station.parent_code }),
+    };
+    audit::record(&txn, &Actor::from(&p), change).await?;
+    txn.commit().await?;
     Ok(HttpResponse::Created().json(views::station(&station)))
 }
 
@@ -155,8 +164,9 @@ async fn create_handler(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Resu
             "is outside your station's jurisdiction",
         ));
     }
+    let txn = state.db.begin().await?;
     let enrolled = directory::enroll_handler(
-        &state.db,
+        &txn,
         NewHandler {
             kind: Input::got(kind, "kind")?,
             name: Input::got(name, "name")?,
@@ -170,6 +180,18 @@ async fn create_handler(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Resu
         state.clock.now(),
     )
     .await?;
+    let h = &enrolled.handler;
+    let change = Change {
+        action: "handler.enrolled",
+        target_kind: "handler",
+        target_id: &h.id,
+        detail: json!({
+            "kind": h.kind, "name": h.name, "credit_code": h.credit_code,
+            "station_code": h.station_code, "delivery": h.delivery, "covers": h.covers,
+        }),
+    };
+    audit::record(&txn, &Actor::from(&p), change).await?;
+    txn.commit().await?;
     let mut body = views::handler(&enrolled.handler);
     body["client_id"] = json!(enrolled.credentials.client_id);
     body["client_secret"] = json!(enrolled.credentials.client_secret);
@@ -276,6 +298,19 @@ async fn update_handler(
     // The status change and the escalation of the handler's open cases commit together.
     let txn = state.db.begin().await?;
     let updated = directory::save_handler(&txn, model).await?;
+    let action = match (current.status == updated.status, updated.status.as_str()) {
+        (true, _) => "handler.updated",
+        (false, "suspended") => "handler.suspended",
+        (false, "withdrawn") => "handler.withdrawn",
+        (false, _) => "handler.reinstated",
+    };
+    let change = Change {
+        action,
+        target_kind: "handler",
+        target_id: &updated.id,
+        detail: json!({ "before": handler_settings(&current), "after": handler_settings(&updated) }),
+    };
+    audit::record(&txn, &Actor::from(&p), change).await?;
     if suspending {
         let actor = Actor::from(&p);
         for case in complaints::open_at_handler(&txn, &updated.id).await? {
@@ -292,7 +327,18 @@ async fn update_handler(
         }
     }
     txn.commit().await?;
+    // Its tokens follow its status at once in this process.
+    state.standings.forget(&format!("handler:{}", updated.id));
     Ok(HttpResponse::Ok().json(views::handler(&updated)))
+}
+
+/// What an admin may change on a handler, for the audit log.
+fn handler_settings(h: &entity::handler::Model) -> serde_json::Value {
+    json!({
+        "name": h.name, "delivery": h.delivery, "webhook_url": h.webhook_url,
+        "covers": h.covers, "status": h.status,
+        "delivery_rate_per_second": h.delivery_rate_per_second,
+    })
 }
 
 async fn rotate_secret(
@@ -307,13 +353,22 @@ async fn rotate_secret(
         .await?
         .ok_or(Error::NotFound)?;
     let overlap = Duration::seconds(state.config.delivery.secret_overlap_seconds as i64);
+    let txn = state.db.begin().await?;
     let (handler, secret) = directory::rotate_webhook_secret(
-        &state.db,
+        &txn,
         handler,
         state.clock.now(),
         chrono::Utc::now() + overlap,
     )
     .await?;
+    let change = Change {
+        action: "handler.secret_rotated",
+        target_kind: "handler",
+        target_id: &handler.id,
+        detail: json!({ "previous_secret_valid_until": handler.previous_secret_until }),
+    };
+    audit::record(&txn, &Actor::from(&p), change).await?;
+    txn.commit().await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(json!({
@@ -321,46 +376,6 @@ async fn rotate_secret(
             "webhook_secret": secret,
             "previous_secret_valid_until": handler.previous_secret_until.as_ref().map(views::time),
         })))
-}
-
-async fn create_partner(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpResponse> {
-    p.require_admin()?;
-    let state = state(&req)?;
-    let mut input = Input::new(&body.value)?;
-    let name = input.text("name", Required, NAME_MAX);
-    let rate = input.integer("rate_per_second", Required, 1, 10_000);
-    let burst = input.integer("burst", Required, 1, 100_000);
-    let callback_url = input.url("callback_url", Optional);
-    input.finish()?;
-    let (partner, credentials) = directory::create_partner(
-        &state.db,
-        NewPartner {
-            name: Input::got(name, "name")?,
-            rate_per_second: i32::try_from(Input::got(rate, "rate_per_second")?)
-                .map_err(Error::internal)?,
-            burst: i32::try_from(Input::got(burst, "burst")?).map_err(Error::internal)?,
-            callback_url,
-        },
-        state.clock.now(),
-    )
-    .await?;
-    let mut body = views::partner(&partner);
-    body["client_id"] = json!(credentials.client_id);
-    body["client_secret"] = json!(credentials.client_secret);
-    if let Some(secret) = &partner.webhook_secret {
-        body["webhook_secret"] = json!(secret);
-    }
-    Ok(HttpResponse::Created()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(body))
-}
-
-async fn list_partners(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
-    p.require_admin()?;
-    let state = state(&req)?;
-    let q = Query::parse(&req, &[])?;
-    let rows = directory::partners(&state.db, q.after.as_deref(), q.limit + 1).await?;
-    Ok(HttpResponse::Ok().json(page(rows, q.limit, |p| p.id.clone(), views::partner)))
 }
 
 pub const PASSWORD_MIN: usize = 10;
@@ -382,8 +397,9 @@ async fn create_staff(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result
     }
     let station = input.text("station_code", Required, CODE_MAX);
     input.finish()?;
+    let txn = state.db.begin().await?;
     let user = directory::create_user(
-        &state.db,
+        &txn,
         &Input::got(username, "username")?,
         &Input::got(password, "password")?,
         Role::Staff,
@@ -391,6 +407,14 @@ async fn create_staff(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result
         state.clock.now(),
     )
     .await?;
+    let change = Change {
+        action: "staff.created",
+        target_kind: "user",
+        target_id: &user.id,
+        detail: json!({ "username": user.username, "station_code": user.station_code }),
+    };
+    audit::record(&txn, &Actor::from(&p), change).await?;
+    txn.commit().await?;
     Ok(HttpResponse::Created().json(views::user(&user)))
 }
 
@@ -418,6 +442,13 @@ async fn move_clock(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<H
     match moved {
         Some(Ok(now)) => {
             state.save_clock().await?;
+            let change = Change {
+                action: "clock.moved",
+                target_kind: "clock",
+                target_id: "business",
+                detail: json!({ "now": views::time(&now) }),
+            };
+            audit::record(&state.db, &Actor::from(&p), change).await?;
             // SPEC §11: the deadline job runs at once for the new time.
             let actions = crate::jobs::deadlines::run_due(
                 &state.db,
@@ -440,4 +471,26 @@ async fn move_clock(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<H
         )),
         None => Err(Error::NotFound),
     }
+}
+
+async fn audit_log(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
+    p.require_admin()?;
+    let state = state(&req)?;
+    let q = Query::parse(&req, &["target_id"])?;
+    let after = match &q.after {
+        Some(cursor) => Some(
+            cursor
+                .parse::<i64>()
+                .map_err(|_| Error::field("cursor", "is not a cursor this API returned"))?,
+        ),
+        None => None,
+    };
+    let target = q.params.get("target_id").map(String::as_str);
+    let rows = audit::page(&state.db, target, after, q.limit + 1).await?;
+    Ok(HttpResponse::Ok().json(page(
+        rows,
+        q.limit,
+        |e| e.id.to_string(),
+        views::audit_entry,
+    )))
 }

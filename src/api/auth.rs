@@ -97,16 +97,24 @@ async fn token(req: HttpRequest, payload: web::Payload) -> Result<HttpResponse> 
     let principal = match client.owner_kind.as_str() {
         "handler" => {
             let handler = directory::handler(&state.db, &client.owner_id).await?;
-            if handler.is_none_or(|h| h.status == "withdrawn") {
-                return Err(Error::Unauthorized("this client is no longer enrolled"));
+            if handler.is_none_or(|h| h.status != "active") {
+                return Err(Error::Unauthorized(
+                    "this client is suspended or no longer enrolled",
+                ));
             }
             Principal::Handler {
                 handler_id: client.owner_id,
             }
         }
-        _ => Principal::Partner {
-            partner_id: client.owner_id,
-        },
+        _ => {
+            let partner = directory::partner(&state.db, &client.owner_id).await?;
+            if partner.is_none_or(|p| p.status != "active") {
+                return Err(Error::Unauthorized("this client was removed"));
+            }
+            Principal::Partner {
+                partner_id: client.owner_id,
+            }
+        }
     };
     answer(state.tokens.issue(&principal)?)
 }

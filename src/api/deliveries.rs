@@ -184,5 +184,12 @@ async fn resume(
     )
     .await?;
     deliveries::wake_target(&state.db, "handler", &handler.id).await?;
+    let change = crate::store::audit::Change {
+        action: "handler.endpoint_resumed",
+        target_kind: "handler",
+        target_id: &handler.id,
+        detail: serde_json::json!({}),
+    };
+    crate::store::audit::record(&state.db, &crate::store::events::Actor::from(&p), change).await?;
     endpoint(req, Auth(p), id).await
 }

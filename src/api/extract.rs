@@ -6,12 +6,13 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::StreamExt;
 use serde_json::Value;
 
+use super::guard::Authenticated;
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::{Error, FieldError};
@@ -29,27 +30,19 @@ impl FromRequest for Auth {
     type Error = Error;
     type Future = std::future::Ready<Result<Self, Error>>;
 
+    /// The guard middleware has checked the token and its owner's standing.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready((|| {
-            let state = state(req)?;
-            let value = req
-                .headers()
-                .get(header::AUTHORIZATION)
-                .ok_or(Error::Unauthorized(
-                    "an Authorization: Bearer token is required",
-                ))?;
-            let token = value
-                .to_str()
-                .ok()
-                .and_then(|v| {
-                    v.strip_prefix("Bearer ")
-                        .or_else(|| v.strip_prefix("bearer "))
-                })
-                .ok_or(Error::Unauthorized(
-                    "the Authorization header must be 'Bearer <token>'",
-                ))?;
-            Ok(Auth(state.tokens.verify(token.trim())?))
-        })())
+        let found = req.extensions().get::<Authenticated>().cloned();
+        std::future::ready(match found {
+            Some(Authenticated(Ok(principal))) => Ok(Auth(principal)),
+            Some(Authenticated(Err(why))) => Err(Error::Unauthorized(why)),
+            None if req.headers().contains_key(header::AUTHORIZATION) => Err(Error::Unauthorized(
+                "the Authorization header must be 'Bearer <token>'",
+            )),
+            None => Err(Error::Unauthorized(
+                "an Authorization: Bearer token is required",
+            )),
+        })
     }
 }
 

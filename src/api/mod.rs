@@ -6,10 +6,13 @@ mod complaints;
 mod deliveries;
 mod extensions;
 mod extract;
+pub mod guard;
 mod inbox;
 mod input;
 mod ops;
+mod partners;
 mod queue;
+pub mod ratelimit;
 
 use std::collections::BTreeMap;
 
@@ -46,6 +49,7 @@ pub fn routes() -> Vec<Route> {
     all.extend(ops::routes());
     all.extend(auth::routes());
     all.extend(admin::routes());
+    all.extend(partners::routes());
     all.extend(complaints::routes());
     all.extend(inbox::routes());
     all.extend(queue::routes());

@@ -1,6 +1,7 @@
 //! Who is calling: access tokens, credentials, and the principal they prove.
 
 pub mod secrets;
+pub mod standing;
 pub mod tokens;
 
 use crate::domain::vocabulary::Role;

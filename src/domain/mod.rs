@@ -1,6 +1,7 @@
 //! Pure rules of the gateway: no web framework, no database, no HTTP client.
 
 pub mod calendar;
+pub mod case_file;
 pub mod credit_code;
 pub mod deadlines;
 pub mod lifecycle;

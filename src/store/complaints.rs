@@ -146,10 +146,31 @@ pub async fn intake(
         outcome: Set(None),
         version: Set(1),
         event_count: Set(1),
+        event_hash: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     };
+    let actor = Actor {
+        kind: "partner",
+        id: Some(partner_id.to_string()),
+    };
+    let first = NewEvent {
+        complaint_id: &id,
+        at: now,
+        actor: &actor,
+        kind: "intake",
+        from: None,
+        to: Some(status),
+        payload: json!({
+            "external_ref": new.external_ref,
+            "handler_id": handler_id,
+            "station_code": station_code,
+            "escalation_reason": reason,
+        }),
+    };
+    let (rows, head) = events::chained(vec![first], 1, None);
     let mut model = model;
+    model.event_hash = Set(Some(head));
     keep_deadlines(&mut model, clock, None, status, None)?;
     let inserted = match model.insert(&txn).await {
         Ok(m) => m,
@@ -162,29 +183,7 @@ pub async fn intake(
             return Err(err.into());
         }
     };
-    let actor = Actor {
-        kind: "partner",
-        id: Some(partner_id.to_string()),
-    };
-    events::insert(
-        &txn,
-        NewEvent {
-            complaint_id: &id,
-            at: now,
-            actor: &actor,
-            kind: "intake",
-            from: None,
-            to: Some(status),
-            payload: json!({
-                "external_ref": new.external_ref,
-                "handler_id": handler_id,
-                "station_code": station_code,
-                "escalation_reason": reason,
-            }),
-        },
-        1,
-    )
-    .await?;
+    events::insert_all(&txn, rows).await?;
     let handler = handlers
         .iter()
         .find(|h| Some(&h.id) == inserted.handler_id.as_ref());
@@ -327,6 +326,33 @@ pub async fn transition_with_records(
     }
     edit(&mut model);
     keep_deadlines(&mut model, clock, Some(from), to, Some(action))?;
+    let detail = payload.clone();
+    let mut payload = payload;
+    if let (Some(reason), Value::Object(map)) =
+        (reason.filter(|_| to == Status::Escalated), &mut payload)
+    {
+        map.insert("escalation_reason".into(), json!(reason));
+    }
+    let mut entries = vec![NewEvent {
+        complaint_id: &case.id,
+        at: now,
+        actor,
+        kind: action.name(),
+        from: Some(from),
+        to: Some(to),
+        payload,
+    }];
+    entries.extend(records.into_iter().map(|record| NewEvent {
+        complaint_id: &case.id,
+        at: now,
+        actor,
+        kind: record.kind,
+        from: None,
+        to: None,
+        payload: record.payload,
+    }));
+    let (rows, head) = events::chained(entries, seq, case.event_hash.as_deref());
+    model.event_hash = Set(Some(head));
     let after = model.clone();
     let updated = complaint::Entity::update_many()
         .set(model)
@@ -337,39 +363,7 @@ pub async fn transition_with_records(
     if updated.rows_affected == 0 {
         return Err(Error::Concurrent);
     }
-    let detail = payload.clone();
-    let mut payload = payload;
-    if let (Some(reason), Value::Object(map)) =
-        (reason.filter(|_| to == Status::Escalated), &mut payload)
-    {
-        map.insert("escalation_reason".into(), json!(reason));
-    }
-    events::insert(
-        db,
-        NewEvent {
-            complaint_id: &case.id,
-            at: now,
-            actor,
-            kind: action.name(),
-            from: Some(from),
-            to: Some(to),
-            payload,
-        },
-        seq,
-    )
-    .await?;
-    for (i, record) in records.into_iter().enumerate() {
-        let event = NewEvent {
-            complaint_id: &case.id,
-            at: now,
-            actor,
-            kind: record.kind,
-            from: None,
-            to: None,
-            payload: record.payload,
-        };
-        events::insert(db, event, seq + 1 + i as i32).await?;
-    }
+    events::insert_all(db, rows).await?;
     let updated = after.try_into_model()?;
     outbox::enqueue(db, &updated, Some(from), to, Some(action), &detail, now).await?;
     Ok(updated)

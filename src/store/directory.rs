@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use entity::{api_client, handler, partner, station, user};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde_json::json;
 
@@ -159,8 +159,8 @@ pub struct EnrolledHandler {
     pub webhook_secret: String,
 }
 
-pub async fn enroll_handler(
-    db: &sea_orm::DatabaseConnection,
+pub async fn enroll_handler<C: TransactionTrait<Transaction = DatabaseTransaction>>(
+    db: &C,
     new: NewHandler,
     now: DateTime<Utc>,
 ) -> Result<EnrolledHandler> {
@@ -307,8 +307,8 @@ pub struct NewPartner {
     pub callback_url: Option<String>,
 }
 
-pub async fn create_partner(
-    db: &sea_orm::DatabaseConnection,
+pub async fn create_partner<C: TransactionTrait<Transaction = DatabaseTransaction>>(
+    db: &C,
     new: NewPartner,
     now: DateTime<Utc>,
 ) -> Result<(partner::Model, Credentials)> {
@@ -394,4 +394,15 @@ pub async fn user_by_name<C: ConnectionTrait>(
         .filter(user::Column::Username.eq(username))
         .one(db)
         .await?)
+}
+
+pub async fn user<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<user::Model>> {
+    Ok(user::Entity::find_by_id(id.to_string()).one(db).await?)
+}
+
+pub async fn save_partner<C: ConnectionTrait>(
+    db: &C,
+    model: partner::ActiveModel,
+) -> Result<partner::Model> {
+    Ok(model.update(db).await?)
 }

@@ -1,5 +1,6 @@
 //! Queries and transactions over the `entity` crate. Nothing else touches sea-orm.
 
+pub mod audit;
 pub mod complaints;
 pub mod deadlines;
 pub mod deliveries;

@@ -88,6 +88,11 @@ pub async fn spawn_with(
     config.delivery.allow_private_targets = true;
     config.delivery.poll_interval_ms = 10;
     config.delivery.workers = 2;
+    // Rate limits get their own tests; elsewhere they stay out of the way.
+    config.limits.client_rate_per_second = 100_000;
+    config.limits.client_burst = 100_000;
+    config.limits.login_rate_per_second = 100_000;
+    config.limits.login_burst = 100_000;
     tweak(&mut config);
     let state = AppState::start(config).await.expect("gateway starts");
     store::directory::create_user(
@@ -377,7 +382,7 @@ pub async fn world(app: &TestApp) -> World {
             .post(
                 "/v1/partners",
                 &app.admin,
-                json!({"name": name, "rate_per_second": 50, "burst": 100}),
+                json!({"name": name, "rate_per_second": 10000, "burst": 100000}),
             )
             .await
             .expect(201);

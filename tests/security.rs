@@ -1,0 +1,285 @@
+//! Rate limits with their IETF header fields, tokens that stop working when
+//! their owner is suspended or removed, and the admin audit log.
+
+mod common;
+
+use common::{Answer, TestApp, world};
+use odr_gateway::config::Config;
+use serde_json::{Value, json};
+
+fn header(answer: &Answer, name: &str) -> String {
+    answer
+        .headers
+        .get(name)
+        .unwrap_or_else(|| panic!("{name} missing"))
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A partner with a small quota and its token.
+async fn partner(app: &TestApp, rate: u32, burst: u32) -> (String, String) {
+    let p = app
+        .post(
+            "/v1/partners",
+            &app.admin,
+            json!({"name": "限流平台", "rate_per_second": rate, "burst": burst}),
+        )
+        .await
+        .expect(201);
+    let token = app
+        .client_token(
+            p["client_id"].as_str().unwrap(),
+            p["client_secret"].as_str().unwrap(),
+        )
+        .await;
+    (p["id"].as_str().unwrap().to_string(), token)
+}
+
+on_both_databases!(
+    a_partner_gets_its_burst_then_429_with_headers_and_others_are_not_slowed,
+    |app: TestApp| async move {
+        let (id, limited) = partner(&app, 1, 3).await;
+        let (_, other) = partner(&app, 1, 3).await;
+        for left in [2, 1, 0] {
+            let ok = app.get("/v1/complaints", &limited).await;
+            assert_eq!(ok.status, 200);
+            assert_eq!(header(&ok, "ratelimit-policy"), "\"partner\";q=3;w=3");
+            assert!(header(&ok, "ratelimit").starts_with(&format!("\"partner\";r={left};t=")));
+        }
+        let refused = app.get("/v1/complaints", &limited).await;
+        assert_eq!(refused.status, 429);
+        assert_eq!(header(&refused, "content-type"), "application/problem+json");
+        assert_eq!(
+            refused.body["type"],
+            "urn:odr-gateway:problem:quota-exceeded"
+        );
+        assert_eq!(refused.body["policy"], "partner");
+        let retry: u64 = header(&refused, "retry-after").parse().unwrap();
+        assert!((1..=1).contains(&retry), "{retry}");
+        assert!(header(&refused, "ratelimit").starts_with("\"partner\";r=0;t="));
+        assert_eq!(header(&refused, "ratelimit-policy"), "\"partner\";q=3;w=3");
+        // A refused write writes nothing.
+        let intake = app
+            .post(
+                "/v1/complaints",
+                &limited,
+                common::intake("91429005MA49000010"),
+            )
+            .await;
+        assert_eq!(intake.status, 429);
+
+        // Another partner is not held back.
+        assert_eq!(app.get("/v1/complaints", &other).await.status, 200);
+
+        // A raised quota applies at once, without a restart.
+        app.call(
+            reqwest::Method::PATCH,
+            &format!("/v1/partners/{id}"),
+            Some(&app.admin),
+            Some(json!({"burst": 10})),
+        )
+        .await
+        .expect(200);
+        let again = app.get("/v1/complaints", &limited).await;
+        assert_eq!(again.status, 200);
+        assert_eq!(header(&again, "ratelimit-policy"), "\"partner\";q=10;w=10");
+    }
+);
+
+on_both_databases!(
+    the_token_endpoints_are_limited_per_client_ip,
+    config = |c: &mut Config| {
+        c.limits.login_rate_per_second = 1;
+        c.limits.login_burst = 3;
+    },
+    |app: TestApp| async move {
+        // The harness signed the admin in once already: two attempts are left.
+        let login = json!({"username": "admin", "password": "wrong-password"});
+        for _ in 0..2 {
+            let answer = app
+                .call(
+                    reqwest::Method::POST,
+                    "/v1/auth/login",
+                    None,
+                    Some(login.clone()),
+                )
+                .await;
+            assert_eq!(answer.status, 401);
+            assert_eq!(header(&answer, "ratelimit-policy"), "\"token\";q=3;w=3");
+        }
+        // The right password does not help once the address is over its limit.
+        let right = json!({"username": "admin", "password": common::ADMIN_PASSWORD});
+        let refused = app
+            .call(reqwest::Method::POST, "/v1/auth/login", None, Some(right))
+            .await;
+        assert_eq!(refused.status, 429);
+        assert_eq!(refused.body["policy"], "token");
+        let grant = app.call(reqwest::Method::POST, "/v1/oauth/token", None, Some(json!({"grant_type": "client_credentials", "client_id": "x", "client_secret": "y"}))).await;
+        assert_eq!(
+            grant.status, 429,
+            "both token endpoints share the address's bucket"
+        );
+        // Authenticated routes are not part of that bucket.
+        assert_eq!(app.get("/v1/stations", &app.admin).await.status, 200);
+    }
+);
+
+on_both_databases!(
+    handlers_staff_and_admins_share_the_configured_client_limit,
+    config = |c: &mut Config| {
+        c.limits.client_rate_per_second = 1;
+        c.limits.client_burst = 2;
+    },
+    |app: TestApp| async move {
+        for _ in 0..2 {
+            let ok = app.get("/v1/stations", &app.admin).await;
+            assert_eq!(header(&ok, "ratelimit-policy"), "\"client\";q=2;w=2");
+        }
+        let refused = app.get("/v1/stations", &app.admin).await;
+        assert_eq!(refused.status, 429);
+        assert_eq!(refused.body["policy"], "client");
+    }
+);
+
+on_both_databases!(
+    a_suspended_handler_and_a_removed_partner_lose_their_tokens_at_once,
+    |app: TestApp| async move {
+        let w = world(&app).await;
+        assert_eq!(app.get("/v1/inbox", &w.merchant).await.status, 200);
+        let handler = format!("/v1/handlers/{}", w.merchant_id);
+        app.call(
+            reqwest::Method::PATCH,
+            &handler,
+            Some(&app.admin),
+            Some(json!({"status": "suspended"})),
+        )
+        .await
+        .expect(200);
+        let refused = app.get("/v1/inbox", &w.merchant).await;
+        assert_eq!(refused.status, 401);
+        assert_eq!(refused.body["type"], "urn:odr-gateway:problem:unauthorized");
+        app.call(
+            reqwest::Method::PATCH,
+            &handler,
+            Some(&app.admin),
+            Some(json!({"status": "active"})),
+        )
+        .await
+        .expect(200);
+        assert_eq!(app.get("/v1/inbox", &w.merchant).await.status, 200);
+
+        let p = app
+            .post(
+                "/v1/partners",
+                &app.admin,
+                json!({"name": "将删除", "rate_per_second": 10, "burst": 10}),
+            )
+            .await
+            .expect(201);
+        let (client_id, secret) = (
+            p["client_id"].as_str().unwrap(),
+            p["client_secret"].as_str().unwrap(),
+        );
+        let token = app.client_token(client_id, secret).await;
+        assert_eq!(app.get("/v1/complaints", &token).await.status, 200);
+        let path = format!("/v1/partners/{}", p["id"].as_str().unwrap());
+        let deleted = app
+            .call(reqwest::Method::DELETE, &path, Some(&app.admin), None)
+            .await;
+        assert_eq!(deleted.status, 204);
+        assert_eq!(app.get("/v1/complaints", &token).await.status, 401);
+        let grant = app
+            .call(reqwest::Method::POST, "/v1/oauth/token", None, Some(json!({"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret})))
+            .await;
+        assert_eq!(grant.status, 401);
+        assert_eq!(app.get(&path, &app.admin).await.status, 404);
+    }
+);
+
+on_both_databases!(
+    administrative_changes_are_audited_with_the_acting_user,
+    |app: TestApp| async move {
+        let w = world(&app).await;
+        let handler = format!("/v1/handlers/{}", w.merchant_id);
+        app.call(
+            reqwest::Method::PATCH,
+            &handler,
+            Some(&app.admin),
+            Some(json!({"status": "suspended"})),
+        )
+        .await
+        .expect(200);
+        app.post(&format!("{handler}/rotate-secret"), &app.admin, json!({}))
+            .await
+            .expect(200);
+        let (partner_id, _) = partner(&app, 5, 5).await;
+        app.call(
+            reqwest::Method::PATCH,
+            &format!("/v1/partners/{partner_id}"),
+            Some(&app.admin),
+            Some(json!({"rate_per_second": 7})),
+        )
+        .await
+        .expect(200);
+        let entries: Vec<Value> = app
+            .get("/v1/admin/audit?limit=200", &app.admin)
+            .await
+            .expect(200)["items"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let actions: Vec<&str> = entries
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        for expected in [
+            "station.created",
+            "handler.enrolled",
+            "partner.created",
+            "staff.created",
+            "handler.suspended",
+            "handler.secret_rotated",
+            "partner.quota_changed",
+        ] {
+            assert!(actions.contains(&expected), "{expected} in {actions:?}");
+        }
+        let admin_id = app
+            .get("/v1/admin/audit?limit=1", &app.admin)
+            .await
+            .expect(200)["items"][0]["actor"]["id"]
+            .clone();
+        assert!(
+            entries
+                .iter()
+                .all(|e| e["actor"]["kind"] == "admin" && e["actor"]["id"] == admin_id)
+        );
+        let quota = entries
+            .iter()
+            .find(|e| e["action"] == "partner.quota_changed")
+            .unwrap();
+        assert_eq!(quota["detail"]["before"]["quota"]["rate_per_second"], 5);
+        assert_eq!(quota["detail"]["after"]["quota"]["rate_per_second"], 7);
+        let rotation = entries
+            .iter()
+            .find(|e| e["action"] == "handler.secret_rotated")
+            .unwrap();
+        assert!(
+            !rotation.to_string().contains("whsec_"),
+            "no secret in the audit log"
+        );
+        let about = app
+            .get(
+                &format!("/v1/admin/audit?target_id={}", w.merchant_id),
+                &app.admin,
+            )
+            .await
+            .expect(200);
+        assert_eq!(
+            about["items"].as_array().unwrap().len(),
+            3,
+            "enrolled, suspended, rotated"
+        );
+        assert_eq!(app.get("/v1/admin/audit", &w.dc_staff).await.status, 403);
+    }
+);
