@@ -3,15 +3,16 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use actix_web::HttpMessage;
 use actix_web::dev::Server;
 use actix_web::dev::Service;
 use actix_web::{App, HttpServer, web};
 use chrono::Utc;
 use sea_orm::DatabaseConnection;
-use tracing_actix_web::TracingLogger;
+use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::api::ratelimit::RateLimits;
-use crate::auth::secrets;
+use crate::auth::secrets::{self, Sealer};
 use crate::auth::standing::Standings;
 use crate::auth::tokens::TokenService;
 use crate::clock::{BusinessClock, Now};
@@ -19,7 +20,7 @@ use crate::config::{ClockMode, Config};
 use crate::domain::deadlines::Policy;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::store::{self, settings};
+use crate::store::{self, directory, settings};
 
 /// What every request handler can reach.
 pub struct AppState {
@@ -34,9 +35,12 @@ pub struct AppState {
     pub limits: RateLimits,
     /// Whether tokens' owners are still active, and partners' quotas.
     pub standings: Standings,
+    /// Encrypts and decrypts webhook signing secrets at rest.
+    pub sealer: Arc<Sealer>,
 }
 
 const JWT_SECRET_KEY: &str = "jwt_secret";
+const SECRETS_KEY: &str = "secrets_key";
 const MANUAL_CLOCK_KEY: &str = "manual_clock";
 
 impl AppState {
@@ -66,12 +70,15 @@ impl AppState {
                 BusinessClock::manual(saved.max(config.clock_start).unwrap_or_else(Utc::now))
             }
         };
+        let sealer = Arc::new(sealer(&db, &config).await?);
+        directory::seal_stored_secrets(&db, &sealer).await?;
         let policy = config.deadline_policy().map_err(Error::internal)?;
         let standings = Standings::new(
             db.clone(),
             std::time::Duration::from_secs(config.limits.standing_cache_seconds),
         );
         Ok(AppState {
+            sealer,
             limits: RateLimits::default(),
             standings,
             db,
@@ -101,6 +108,22 @@ impl AppState {
     }
 }
 
+/// The configured secrets key, or one generated once and kept in the database.
+async fn sealer(db: &DatabaseConnection, config: &Config) -> Result<Sealer> {
+    let key = match &config.secrets_key {
+        Some(key) => key.clone(),
+        None => {
+            tracing::warn!(
+                "secrets_key is not set: webhook secrets are encrypted with a key kept in the \
+                 database itself; set ODR_SECRETS_KEY in production"
+            );
+            settings::get_or_create(db, SECRETS_KEY, Sealer::generate_key).await?
+        }
+    };
+    Sealer::from_key(&key)
+        .map_err(|why| Error::internal(std::io::Error::other(format!("secrets_key: {why}"))))
+}
+
 /// Where the shared manual clock stands, as the last process to move it saved it.
 pub async fn saved_clock(db: &DatabaseConnection) -> Result<Option<chrono::DateTime<Utc>>> {
     Ok(settings::get(db, MANUAL_CLOCK_KEY)
@@ -115,6 +138,7 @@ pub fn start_workers(state: &AppState) -> Result<()> {
         state.db.clone(),
         state.clock.clone(),
         state.policy.clone(),
+        state.sealer.clone(),
         state.config.delivery.clone(),
         state.metrics.clone(),
     )
@@ -134,14 +158,32 @@ pub fn server(state: AppState, listener: TcpListener) -> std::io::Result<Server>
             .wrap(actix_web::middleware::from_fn(crate::api::guard::guard))
             .wrap_fn(move |req, srv| {
                 let metrics = metrics.clone();
+                let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
+                let started = std::time::Instant::now();
                 let answer = srv.call(req);
                 async move {
-                    let res = answer.await?;
-                    let class = format!("{}xx", res.status().as_u16() / 100);
+                    let mut res = answer.await?;
+                    let status = res.status().as_u16();
+                    let class = format!("{}xx", status / 100);
                     metrics
                         .http_requests
                         .with_label_values(&[class.as_str()])
                         .inc();
+                    // The access log line: inside the request's span, so it
+                    // carries the method, route and request id; never a body.
+                    tracing::info!(
+                        status,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "answered"
+                    );
+                    if let Some(id) = request_id
+                        && let Ok(value) = actix_web::http::header::HeaderValue::from_str(&id)
+                    {
+                        res.headers_mut().insert(
+                            actix_web::http::header::HeaderName::from_static("x-request-id"),
+                            value,
+                        );
+                    }
                     Ok(res)
                 }
             })

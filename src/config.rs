@@ -27,6 +27,10 @@ pub struct Config {
     /// HMAC key for access tokens. When unset, one is generated once and kept
     /// in the database so restarts do not invalidate tokens.
     pub jwt_secret: Option<String>,
+    /// AES-256 key (base64 of 32 bytes) that encrypts webhook signing secrets
+    /// at rest. When unset, one is generated and kept in the database, which
+    /// protects nothing against a copy of the database: set it in production.
+    pub secrets_key: Option<String>,
     pub token_ttl_seconds: u64,
     pub token_issuer: String,
     pub clock: ClockMode,
@@ -103,6 +107,7 @@ impl Default for Config {
             database_url: "sqlite://odr-gateway.db?mode=rwc".into(),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             jwt_secret: None,
+            secrets_key: None,
             token_ttl_seconds: 3600,
             token_issuer: "odr-gateway".into(),
             clock: ClockMode::System,
@@ -183,6 +188,11 @@ impl Config {
             && secret.len() < 32
         {
             return bad("jwt_secret", "must be at least 32 characters");
+        }
+        if let Some(key) = &self.secrets_key
+            && let Err(why) = crate::auth::secrets::Sealer::from_key(key)
+        {
+            return bad("secrets_key", &why);
         }
         if !(60..=86_400).contains(&self.token_ttl_seconds) {
             return bad("token_ttl_seconds", "must be between 60 and 86400");

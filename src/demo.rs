@@ -119,6 +119,7 @@ pub async fn seed(state: &AppState) -> Result<World> {
     let unenrolled = credit_code("91429005MA4900004").ok_or_else(missing)?;
     let merchant = directory::enroll_handler(
         db,
+        &state.sealer,
         NewHandler {
             kind: HandlerKind::Merchant,
             name: "潜江某家具定制有限公司".into(),
@@ -134,6 +135,7 @@ pub async fn seed(state: &AppState) -> Result<World> {
     .await?;
     directory::enroll_handler(
         db,
+        &state.sealer,
         NewHandler {
             kind: HandlerKind::Merchant,
             name: "潜江某购物中心有限公司".into(),
@@ -149,6 +151,7 @@ pub async fn seed(state: &AppState) -> Result<World> {
     .await?;
     let rights = directory::enroll_handler(
         db,
+        &state.sealer,
         NewHandler {
             kind: HandlerKind::RightsStation,
             name: "东城商业街消费维权服务站".into(),
@@ -176,8 +179,9 @@ pub async fn seed(state: &AppState) -> Result<World> {
             },
         });
     }
-    let (partner, credentials) = directory::create_partner(
+    let (partner, credentials, _) = directory::create_partner(
         db,
+        &state.sealer,
         NewPartner {
             name: "全国12315平台对接".into(),
             rate_per_second: 50,

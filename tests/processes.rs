@@ -492,3 +492,107 @@ async fn provisional_deadlines_are_counted_again_once_their_year_is_loaded() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_or_phone_number_reaches_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = env("sqlite://logs.db?mode=rwc");
+    for (key, value) in env.iter_mut() {
+        if key == "ODR_LOG" {
+            *value = "debug".into();
+        }
+    }
+    bootstrap(dir.path(), &env);
+    let log = dir.path().join("gateway.log");
+    let mut gateway = Gateway::serve_logged(dir.path(), &env, Some(log.clone()));
+    let receiver = Receiver::start();
+    let client = Client::connect(gateway.base()).await;
+    client
+        .post(
+            "/v1/stations",
+            &client.admin,
+            json!({"code": "QJ", "name": "指挥中心"}),
+        )
+        .await;
+    let code = credit_code("91429005MA4900001").unwrap();
+    let handler = client.post("/v1/handlers", &client.admin, json!({"kind": "merchant", "name": "商户", "credit_code": code, "station_code": "QJ", "delivery": "push", "webhook_url": receiver.url})).await;
+    let partner = client
+        .post("/v1/partners", &client.admin, json!({"name": "12315", "rate_per_second": 100, "burst": 100, "callback_url": receiver.url}))
+        .await;
+    let staff_password = "staff-password-secret-1";
+    client
+        .post(
+            "/v1/staff",
+            &client.admin,
+            json!({"username": "dc", "password": staff_password, "station_code": "QJ"}),
+        )
+        .await;
+    let partner_token = client.token(&partner).await;
+    let handler_token = client.token(&handler).await;
+    let phone = "13912345678";
+    let mut body = intake(&code);
+    body["station_code"] = json!("QJ");
+    body["consumer"]["phone"] = json!(phone);
+    let case = client.post("/v1/complaints", &partner_token, body).await;
+    let id = case["id"].as_str().unwrap().to_string();
+    eventually(Duration::from_secs(30), || async {
+        let c = client
+            .get(&format!("/v1/complaints/{id}"), &partner_token)
+            .await;
+        (c["status"] == "delivered").then_some(())
+    })
+    .await;
+    client
+        .post(
+            &format!("/v1/inbox/{id}/acknowledge"),
+            &handler_token,
+            json!({}),
+        )
+        .await;
+    let rotated = client
+        .post(
+            &format!(
+                "/v1/handlers/{}/rotate-secret",
+                handler["id"].as_str().unwrap()
+            ),
+            &client.admin,
+            json!({}),
+        )
+        .await;
+    // A failed sign-in and a bad token are logged too; their secrets must not be.
+    let _ = client
+        .http
+        .post(format!("{}/v1/auth/login", client.base))
+        .json(&json!({"username": "dc", "password": "wrong-guess-secret"}))
+        .send()
+        .await;
+    receiver.wait_for(4, Duration::from_secs(30)).await;
+    gateway.kill();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("odr-gateway listening"),
+        "the log was captured:\n{text}"
+    );
+    assert!(
+        text.contains("/v1/complaints"),
+        "requests are logged:\n{text}"
+    );
+    let secrets = [
+        handler["client_secret"].as_str().unwrap(),
+        handler["webhook_secret"].as_str().unwrap(),
+        &handler["webhook_secret"].as_str().unwrap()["whsec_".len()..],
+        rotated["webhook_secret"].as_str().unwrap(),
+        partner["client_secret"].as_str().unwrap(),
+        partner["webhook_secret"].as_str().unwrap(),
+        "admin-password-1",
+        staff_password,
+        "wrong-guess-secret",
+        &partner_token,
+        &handler_token,
+        &client.admin,
+        phone,
+    ];
+    for secret in secrets {
+        assert!(!text.contains(secret), "{secret} appears in the log");
+    }
+}

@@ -283,3 +283,46 @@ on_both_databases!(
         assert_eq!(app.get("/v1/admin/audit", &w.dc_staff).await.status, 403);
     }
 );
+
+on_both_databases!(
+    webhook_secrets_are_encrypted_at_rest,
+    |app: TestApp| async move {
+        use sea_orm::{ConnectionTrait, Database, Statement};
+        app.post(
+            "/v1/stations",
+            &app.admin,
+            json!({"code": "QJ", "name": "指挥中心"}),
+        )
+        .await
+        .expect(201);
+        let code = odr_gateway::demo::credit_code("91429005MA4900001").unwrap();
+        let h = app
+            .post("/v1/handlers", &app.admin, json!({"kind": "merchant", "name": "商户", "credit_code": code, "station_code": "QJ", "delivery": "push", "webhook_url": "http://127.0.0.1:9/hook"}))
+            .await
+            .expect(201);
+        let shown = h["webhook_secret"].as_str().unwrap();
+        assert!(shown.starts_with("whsec_"));
+        let db = Database::connect(&app.database_url).await.unwrap();
+        let backend = db.get_database_backend();
+        let row = db
+            .query_one_raw(Statement::from_string(
+                backend,
+                format!(
+                    "SELECT webhook_secret FROM handlers WHERE id = '{}'",
+                    h["id"].as_str().unwrap()
+                ),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let stored: String = row.try_get("", "webhook_secret").unwrap();
+        assert!(stored.starts_with("v1:"), "{stored}");
+        assert!(!stored.contains(&shown["whsec_".len()..]));
+        let listed = app
+            .get("/v1/handlers", &app.admin)
+            .await
+            .expect(200)
+            .to_string();
+        assert!(!listed.contains("whsec_") && !listed.contains(&stored));
+    }
+);

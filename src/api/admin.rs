@@ -167,6 +167,7 @@ async fn create_handler(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Resu
     let txn = state.db.begin().await?;
     let enrolled = directory::enroll_handler(
         &txn,
+        &state.sealer,
         NewHandler {
             kind: Input::got(kind, "kind")?,
             name: Input::got(name, "name")?,
@@ -356,6 +357,7 @@ async fn rotate_secret(
     let txn = state.db.begin().await?;
     let (handler, secret) = directory::rotate_webhook_secret(
         &txn,
+        &state.sealer,
         handler,
         state.clock.now(),
         chrono::Utc::now() + overlap,

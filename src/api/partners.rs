@@ -43,8 +43,9 @@ async fn create(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpR
     let callback_url = input.url("callback_url", Optional);
     input.finish()?;
     let txn = state.db.begin().await?;
-    let (partner, credentials) = directory::create_partner(
+    let (partner, credentials, webhook_secret) = directory::create_partner(
         &txn,
+        &state.sealer,
         NewPartner {
             name: Input::got(name, "name")?,
             rate_per_second: i32::try_from(Input::got(rate, "rate_per_second")?)
@@ -66,7 +67,7 @@ async fn create(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpR
     let mut body = views::partner(&partner);
     body["client_id"] = json!(credentials.client_id);
     body["client_secret"] = json!(credentials.client_secret);
-    if let Some(secret) = &partner.webhook_secret {
+    if let Some(secret) = webhook_secret {
         body["webhook_secret"] = json!(secret);
     }
     Ok(HttpResponse::Created()

@@ -79,3 +79,103 @@ mod tests {
         assert_eq!(raw.len(), 32);
     }
 }
+
+/// Encrypts secrets the gateway must read back (webhook signing secrets) with
+/// AES-256-GCM under the configured key, so a copy of the database alone does
+/// not reveal them. Stored form: `v1:` + base64(nonce ‖ ciphertext ‖ tag).
+pub struct Sealer {
+    cipher: aes_gcm::Aes256Gcm,
+}
+
+const SEALED: &str = "v1:";
+
+impl Sealer {
+    /// From the base64 of a 32-byte key.
+    pub fn from_key(key_b64: &str) -> Result<Sealer, String> {
+        use aes_gcm::KeyInit;
+        let key = STANDARD
+            .decode(key_b64.trim())
+            .map_err(|_| "must be base64".to_string())?;
+        let cipher = aes_gcm::Aes256Gcm::new_from_slice(&key)
+            .map_err(|_| "must be the base64 of exactly 32 bytes".to_string())?;
+        Ok(Sealer { cipher })
+    }
+
+    /// A fresh key, base64, for when the operator configured none.
+    pub fn generate_key() -> Result<String, Error> {
+        Ok(STANDARD.encode(random_bytes::<32>()?))
+    }
+
+    pub fn seal(&self, plain: &str) -> Result<String, Error> {
+        use aes_gcm::aead::Aead;
+        let nonce = random_bytes::<12>()?;
+        let sealed = self
+            .cipher
+            .encrypt(&aes_gcm::Nonce::from(nonce), plain.as_bytes())
+            .map_err(|_| Error::internal(std::io::Error::other("encryption failed")))?;
+        let mut out = nonce.to_vec();
+        out.extend(sealed);
+        Ok(format!("{SEALED}{}", STANDARD.encode(out)))
+    }
+
+    /// The plain secret; fails when the stored value was sealed under another
+    /// key or altered.
+    pub fn open(&self, stored: &str) -> Result<String, Error> {
+        use aes_gcm::aead::Aead;
+        let broken = || {
+            Error::internal(std::io::Error::other(
+                "a stored secret cannot be decrypted: wrong secrets_key, or the value was altered",
+            ))
+        };
+        let Some(encoded) = stored.strip_prefix(SEALED) else {
+            return Err(broken());
+        };
+        let raw = STANDARD.decode(encoded).map_err(|_| broken())?;
+        if raw.len() < 12 {
+            return Err(broken());
+        }
+        let (nonce, sealed) = raw.split_at(12);
+        let nonce: [u8; 12] = nonce.try_into().map_err(|_| broken())?;
+        let plain = self
+            .cipher
+            .decrypt(&aes_gcm::Nonce::from(nonce), sealed)
+            .map_err(|_| broken())?;
+        String::from_utf8(plain).map_err(|_| broken())
+    }
+
+    pub fn is_sealed(stored: &str) -> bool {
+        stored.starts_with(SEALED)
+    }
+}
+
+#[cfg(test)]
+mod sealing {
+    use super::*;
+
+    #[test]
+    fn a_sealed_secret_opens_only_with_its_key_and_unaltered() {
+        let key = Sealer::generate_key().unwrap();
+        let sealer = Sealer::from_key(&key).unwrap();
+        let secret = generate_webhook_secret().unwrap();
+        let stored = sealer.seal(&secret).unwrap();
+        assert!(Sealer::is_sealed(&stored));
+        assert!(!stored.contains(&secret[6..]));
+        assert_ne!(
+            stored,
+            sealer.seal(&secret).unwrap(),
+            "a fresh nonce each time"
+        );
+        assert_eq!(sealer.open(&stored).unwrap(), secret);
+        let other = Sealer::from_key(&Sealer::generate_key().unwrap()).unwrap();
+        assert!(other.open(&stored).is_err());
+        let mut altered = stored.clone();
+        altered.replace_range(10..11, if &stored[10..11] == "A" { "B" } else { "A" });
+        assert!(sealer.open(&altered).is_err());
+        assert!(
+            sealer.open(&secret).is_err(),
+            "plain text is not accepted as sealed"
+        );
+        assert!(Sealer::from_key("c2hvcnQ=").is_err());
+        assert!(Sealer::from_key("not base64!").is_err());
+    }
+}

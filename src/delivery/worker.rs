@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 
 use super::breaker::{self, Endpoint, Gate};
 use super::{schedule, signature, target};
+use crate::auth::secrets::Sealer;
 use crate::clock::{BusinessClock, Now};
 use crate::config::DeliveryConfig;
 use crate::domain::deadlines::Policy;
@@ -66,6 +67,7 @@ pub struct Deliverer {
     db: DatabaseConnection,
     clock: BusinessClock,
     policy: Arc<Policy>,
+    sealer: Arc<Sealer>,
     config: DeliveryConfig,
     client: reqwest::Client,
     limiters: Limiters,
@@ -103,6 +105,7 @@ impl Deliverer {
         db: DatabaseConnection,
         clock: BusinessClock,
         policy: Arc<Policy>,
+        sealer: Arc<Sealer>,
         config: DeliveryConfig,
         metrics: Arc<Metrics>,
     ) -> Result<Arc<Self>, reqwest::Error> {
@@ -117,6 +120,7 @@ impl Deliverer {
             db,
             clock,
             policy,
+            sealer,
             config,
             client,
             limiters: Limiters::default(),
@@ -166,33 +170,39 @@ impl Deliverer {
     }
 
     async fn destination(&self, row: &outbox::Model) -> crate::error::Result<Option<Destination>> {
+        let open = |sealed: &str| self.sealer.open(sealed);
         Ok(match row.target_kind.as_str() {
-            "handler" => directory::handler(&self.db, &row.target_id)
-                .await?
-                .and_then(|h| {
-                    let mut secrets = vec![h.webhook_secret.clone()];
-                    if let (Some(previous), Some(until)) =
-                        (h.previous_webhook_secret, h.previous_secret_until)
-                        && until > Utc::now()
-                    {
-                        secrets.push(previous);
-                    }
-                    let rate = h
-                        .delivery_rate_per_second
-                        .and_then(|r| u32::try_from(r).ok());
-                    h.webhook_url
-                        .filter(|_| h.status != "withdrawn")
-                        .map(|url| Destination { url, secrets, rate })
-                }),
-            _ => directory::partner(&self.db, &row.target_id)
-                .await?
-                .and_then(|p| {
-                    Some(Destination {
-                        url: p.callback_url?,
-                        secrets: vec![p.webhook_secret?],
+            "handler" => {
+                let Some(h) = directory::handler(&self.db, &row.target_id).await? else {
+                    return Ok(None);
+                };
+                let mut secrets = vec![open(&h.webhook_secret)?];
+                if let (Some(previous), Some(until)) =
+                    (&h.previous_webhook_secret, h.previous_secret_until)
+                    && until > Utc::now()
+                {
+                    secrets.push(open(previous)?);
+                }
+                let rate = h
+                    .delivery_rate_per_second
+                    .and_then(|r| u32::try_from(r).ok());
+                h.webhook_url
+                    .filter(|_| h.status != "withdrawn")
+                    .map(|url| Destination { url, secrets, rate })
+            }
+            _ => {
+                let Some(p) = directory::partner(&self.db, &row.target_id).await? else {
+                    return Ok(None);
+                };
+                match (p.callback_url, p.webhook_secret) {
+                    (Some(url), Some(secret)) => Some(Destination {
+                        url,
+                        secrets: vec![open(&secret)?],
                         rate: None,
-                    })
-                }),
+                    }),
+                    _ => None,
+                }
+            }
         })
     }
 

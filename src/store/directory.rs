@@ -8,7 +8,7 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use crate::auth::secrets;
+use crate::auth::secrets::{self, Sealer};
 use crate::domain::routing::Candidate;
 use crate::domain::vocabulary::{DeliveryMode, HandlerKind, HandlerStatus, Role};
 use crate::error::{Error, Result};
@@ -161,6 +161,7 @@ pub struct EnrolledHandler {
 
 pub async fn enroll_handler<C: TransactionTrait<Transaction = DatabaseTransaction>>(
     db: &C,
+    sealer: &Sealer,
     new: NewHandler,
     now: DateTime<Utc>,
 ) -> Result<EnrolledHandler> {
@@ -194,7 +195,7 @@ pub async fn enroll_handler<C: TransactionTrait<Transaction = DatabaseTransactio
         webhook_url: Set(new.webhook_url),
         covers: Set(json!(new.covers)),
         status: Set(HandlerStatus::Active.as_str().into()),
-        webhook_secret: Set(webhook_secret.clone()),
+        webhook_secret: Set(sealer.seal(&webhook_secret)?),
         previous_webhook_secret: Set(None),
         previous_secret_until: Set(None),
         delivery_rate_per_second: Set(new.delivery_rate_per_second),
@@ -244,6 +245,7 @@ pub async fn save_handler<C: ConnectionTrait>(
 /// `overlap_until` (real time), so receivers can switch without missing events.
 pub async fn rotate_webhook_secret<C: ConnectionTrait>(
     db: &C,
+    sealer: &Sealer,
     current: handler::Model,
     now: DateTime<Utc>,
     overlap_until: DateTime<Utc>,
@@ -251,7 +253,7 @@ pub async fn rotate_webhook_secret<C: ConnectionTrait>(
     let secret = secrets::generate_webhook_secret()?;
     let previous = current.webhook_secret.clone();
     let mut model: handler::ActiveModel = current.into();
-    model.webhook_secret = Set(secret.clone());
+    model.webhook_secret = Set(sealer.seal(&secret)?);
     model.previous_webhook_secret = Set(Some(previous));
     model.previous_secret_until = Set(Some(overlap_until));
     model.updated_at = Set(now);
@@ -309,9 +311,10 @@ pub struct NewPartner {
 
 pub async fn create_partner<C: TransactionTrait<Transaction = DatabaseTransaction>>(
     db: &C,
+    sealer: &Sealer,
     new: NewPartner,
     now: DateTime<Utc>,
-) -> Result<(partner::Model, Credentials)> {
+) -> Result<(partner::Model, Credentials, Option<String>)> {
     let txn = db.begin().await?;
     let id = new_id();
     let webhook_secret = match new.callback_url {
@@ -325,14 +328,17 @@ pub async fn create_partner<C: TransactionTrait<Transaction = DatabaseTransactio
         burst: Set(new.burst),
         callback_url: Set(new.callback_url),
         status: Set("active".into()),
-        webhook_secret: Set(webhook_secret),
+        webhook_secret: Set(webhook_secret
+            .as_deref()
+            .map(|s| sealer.seal(s))
+            .transpose()?),
         created_at: Set(now),
     }
     .insert(&txn)
     .await?;
     let credentials = issue_credentials(&txn, "partner", &id, now).await?;
     txn.commit().await?;
-    Ok((partner, credentials))
+    Ok((partner, credentials, webhook_secret))
 }
 
 pub async fn partners<C: ConnectionTrait>(
@@ -405,4 +411,43 @@ pub async fn save_partner<C: ConnectionTrait>(
     model: partner::ActiveModel,
 ) -> Result<partner::Model> {
     Ok(model.update(db).await?)
+}
+
+/// Encrypts webhook secrets stored in plain text by an earlier version.
+pub async fn seal_stored_secrets<C: ConnectionTrait>(db: &C, sealer: &Sealer) -> Result<()> {
+    for h in handler::Entity::find().all(db).await? {
+        let plain_now = !Sealer::is_sealed(&h.webhook_secret);
+        let plain_before = h
+            .previous_webhook_secret
+            .as_deref()
+            .is_some_and(|s| !Sealer::is_sealed(s));
+        if !plain_now && !plain_before {
+            continue;
+        }
+        let mut model: handler::ActiveModel = h.clone().into();
+        if plain_now {
+            model.webhook_secret = Set(sealer.seal(&h.webhook_secret)?);
+        }
+        if let Some(previous) = h
+            .previous_webhook_secret
+            .as_deref()
+            .filter(|_| plain_before)
+        {
+            model.previous_webhook_secret = Set(Some(sealer.seal(previous)?));
+        }
+        model.update(db).await?;
+    }
+    for p in partner::Entity::find().all(db).await? {
+        if let Some(plain) = p
+            .webhook_secret
+            .as_deref()
+            .filter(|s| !Sealer::is_sealed(s))
+        {
+            let sealed = sealer.seal(plain)?;
+            let mut model: partner::ActiveModel = p.into();
+            model.webhook_secret = Set(Some(sealed));
+            model.update(db).await?;
+        }
+    }
+    Ok(())
 }

@@ -11,6 +11,8 @@ pub struct Gateway {
     pub listen: String,
     dir: PathBuf,
     env: Vec<(String, String)>,
+    /// Where stdout and stderr go (appended across restarts); discarded when unset.
+    log: Option<PathBuf>,
 }
 
 pub fn free_address() -> String {
@@ -47,22 +49,42 @@ impl Gateway {
 
     /// Starts `serve` and waits until it accepts connections.
     pub fn serve(dir: &Path, env: &[(String, String)]) -> Gateway {
+        Gateway::serve_logged(dir, env, None)
+    }
+
+    /// [`Gateway::serve`], writing the process's output to `log`.
+    pub fn serve_logged(dir: &Path, env: &[(String, String)], log: Option<PathBuf>) -> Gateway {
         let mut gateway = Gateway {
             child: None,
             listen: free_address(),
             dir: dir.to_path_buf(),
             env: env.to_vec(),
+            log,
         };
         gateway.start();
         gateway
     }
 
+    fn output(&self) -> (Stdio, Stdio) {
+        let Some(path) = &self.log else {
+            return (Stdio::null(), Stdio::null());
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("open the log file");
+        let second = file.try_clone().expect("clone the log file");
+        (Stdio::from(file), Stdio::from(second))
+    }
+
     fn start(&mut self) {
         let mut env = self.env.clone();
         env.push(("ODR_LISTEN".into(), self.listen.clone()));
+        let (stdout, stderr) = self.output();
         let child = command(&self.dir, &env, &["serve"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .expect("spawn odr-gateway");
         self.child = Some(child);
