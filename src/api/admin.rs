@@ -479,14 +479,7 @@ async fn audit_log(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
     p.require_admin()?;
     let state = state(&req)?;
     let q = Query::parse(&req, &["target_id"])?;
-    let after = match &q.after {
-        Some(cursor) => Some(
-            cursor
-                .parse::<i64>()
-                .map_err(|_| Error::field("cursor", "is not a cursor this API returned"))?,
-        ),
-        None => None,
-    };
+    let after = q.after_number::<i64>()?;
     let target = q.params.get("target_id").map(String::as_str);
     let rows = audit::page(&state.db, target, after, q.limit + 1).await?;
     Ok(HttpResponse::Ok().json(page(

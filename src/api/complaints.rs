@@ -324,12 +324,7 @@ async fn events(req: HttpRequest, Auth(p): Auth, id: web::Path<String>) -> Resul
     let state = state(&req)?;
     let q = Query::parse(&req, &[])?;
     let case = scope::find(&state.db, &p, &id).await?;
-    let after = match q.after.as_deref() {
-        None => 0,
-        Some(text) => text
-            .parse::<i32>()
-            .map_err(|_| Error::field("cursor", "is not a cursor this API returned"))?,
-    };
+    let after = q.after_number::<i32>()?.unwrap_or(0);
     let rows = store::events::page(&state.db, &case.id, after, q.limit + 1).await?;
     Ok(HttpResponse::Ok().json(page(rows, q.limit, |e| e.seq.to_string(), views::event)))
 }

@@ -56,16 +56,6 @@ fn attempt_view(a: &delivery_attempt::Model) -> Value {
     })
 }
 
-fn after(q: &Query) -> Result<Option<i64>> {
-    q.after
-        .as_deref()
-        .map(|c| {
-            c.parse::<i64>()
-                .map_err(|_| Error::field("cursor", "is not a cursor this API returned"))
-        })
-        .transpose()
-}
-
 async fn list_events(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
     p.require_admin()?;
     let state = state(&req)?;
@@ -82,7 +72,7 @@ async fn list_events(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
         q.params.get("complaint_id").map(String::as_str),
         q.params.get("handler_id").map(String::as_str),
         status,
-        after(&q)?,
+        q.after_number::<i64>()?,
         q.limit + 1,
     )
     .await?;
@@ -97,7 +87,7 @@ async fn list_attempts(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> 
         &state.db,
         q.params.get("complaint_id").map(String::as_str),
         q.params.get("handler_id").map(String::as_str),
-        after(&q)?,
+        q.after_number::<i64>()?,
         q.limit + 1,
     )
     .await?;

@@ -132,6 +132,15 @@ impl FromRequest for NoFields {
     }
 }
 
+/// Cursors are base64url; reading them is lenient about padding and unused
+/// trailing bits, so any string of that alphabet and length is a position.
+const CURSOR: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
+
 pub const DEFAULT_LIMIT: u64 = 50;
 pub const MAX_LIMIT: u64 = 200;
 
@@ -172,7 +181,7 @@ impl Query {
             None => None,
             // Any well-formed cursor is a position; one we did not issue just
             // starts the page somewhere harmless.
-            Some(cursor) => match URL_SAFE_NO_PAD
+            Some(cursor) => match CURSOR
                 .decode(cursor)
                 .ok()
                 .filter(|b| !b.is_empty())
@@ -196,6 +205,17 @@ impl Query {
             after,
             params,
         })
+    }
+
+    /// The cursor of a list keyed by a number (sequence or row id).
+    pub fn after_number<N: std::str::FromStr>(&self) -> Result<Option<N>, Error> {
+        self.after
+            .as_deref()
+            .map(|c| {
+                c.parse::<N>()
+                    .map_err(|_| Error::field("cursor", "is not a cursor this API returned"))
+            })
+            .transpose()
     }
 
     /// A filter parameter parsed into its type.

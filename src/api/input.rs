@@ -123,7 +123,14 @@ impl<'a> Input<'a> {
 
     pub fn integer(&mut self, name: &'static str, need: Need, min: i64, max: i64) -> Option<i64> {
         let value = self.raw(name, need)?;
-        match value.as_i64() {
+        // JSON has one number type: 5.0 is the integer 5 (as JSON Schema says).
+        let integral = value.as_i64().or_else(|| {
+            value
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| f as i64)
+        });
+        match integral {
             Some(n) if (min..=max).contains(&n) => Some(n),
             Some(_) => {
                 self.error(name, format!("must be between {min} and {max}"));
