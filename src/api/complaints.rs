@@ -225,13 +225,13 @@ async fn consumer_response(
 ) -> Result<HttpResponse> {
     p.partner_id()?;
     let state = state(&req)?;
+    let case = scope::find(&state.db, &p, &id).await?;
     let mut input = Input::new(&body.value)?;
     let decision = input.parse::<ConsumerDecision>("decision", Required);
     let proposal_id = input.text("proposal_id", Optional, 64);
     let comment = input.text("comment", Optional, NOTE_MAX);
     input.finish()?;
     let decision = Input::got(decision, "decision")?;
-    let case = scope::find(&state.db, &p, &id).await?;
     let now = state.now();
     let actor = Actor::from(&p);
     let payload = json!({ "decision": decision, "proposal_id": proposal_id, "comment": comment });
@@ -303,10 +303,10 @@ async fn withdraw(
 ) -> Result<HttpResponse> {
     p.partner_id()?;
     let state = state(&req)?;
+    let case = scope::find(&state.db, &p, &id).await?;
     let mut input = Input::new(&body.value)?;
     let reason = input.text("reason", Optional, NOTE_MAX);
     input.finish()?;
-    let case = scope::find(&state.db, &p, &id).await?;
     let updated = complaints::transition(
         &state.db,
         state.now(),

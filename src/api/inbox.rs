@@ -125,10 +125,10 @@ async fn noted(
     action: Action,
     field: &'static str,
 ) -> Result<HttpResponse> {
+    let case = own_case(req, p, id).await?;
     let mut input = Input::new(&body.value)?;
     let note = input.text(field, Required, NOTE_MAX);
     input.finish()?;
-    let case = own_case(req, p, id).await?;
     let state = state(req)?;
     let updated = complaints::transition(
         &state.db,
@@ -168,12 +168,12 @@ async fn contact(
     body: JsonBody,
 ) -> Result<HttpResponse> {
     let state = state(&req)?;
+    let case = own_case(&req, &p, &id).await?;
     let mut input = Input::new(&body.value)?;
     let method = input.parse::<ContactMethod>("method", Required);
     let note = input.text("note", Required, NOTE_MAX);
     let at = input.time("at", Optional);
     input.finish()?;
-    let case = own_case(&req, &p, &id).await?;
     let now = state.now();
     if at.is_some_and(|at| at > now.at) {
         return Err(Error::field("at", "must not be in the future"));
@@ -202,12 +202,12 @@ async fn propose(
     body: JsonBody,
 ) -> Result<HttpResponse> {
     let state = state(&req)?;
+    let case = own_case(&req, &p, &id).await?;
     let mut input = Input::new(&body.value)?;
     let remedy = input.parse::<Remedy>("remedy", Required);
     let amount_cents = input.cents("amount_cents", Optional);
     let note = input.text("note", Optional, NOTE_MAX);
     input.finish()?;
-    let case = own_case(&req, &p, &id).await?;
     let (_, proposal) = negotiation::propose(
         &state.db,
         state.now(),
@@ -230,12 +230,12 @@ async fn settle(
     body: JsonBody,
 ) -> Result<HttpResponse> {
     let state = state(&req)?;
+    let case = own_case(&req, &p, &id).await?;
     let mut input = Input::new(&body.value)?;
     let remedy = input.parse::<Remedy>("remedy", Required);
     let recovered = input.cents("recovered_cents", Required);
     let note = input.text("note", Optional, NOTE_MAX);
     input.finish()?;
-    let case = own_case(&req, &p, &id).await?;
     let now = state.now();
     let outcome = json!({
         "kind": "settlement",
@@ -265,12 +265,12 @@ async fn extension(
     body: JsonBody,
 ) -> Result<HttpResponse> {
     let state = state(&req)?;
+    let case = own_case(&req, &p, &id).await?;
     let mut input = Input::new(&body.value)?;
     let days = input.integer("working_days", Required, 1, 365);
     let reason = input.text("reason", Required, NOTE_MAX);
     input.finish()?;
     let days = Input::got(days, "working_days")?;
-    let case = own_case(&req, &p, &id).await?;
     let now = state.now();
     // The rules the case's resolve clock runs under say how long it may grow.
     let max = state

@@ -71,11 +71,21 @@ fn require_assignee(p: &Principal, case: &complaint::Model) -> Result<()> {
     }
 }
 
+/// A case in the caller's queue (403 for other roles, 404 outside the
+/// subtree), looked up before the body is read.
+async fn queue_case(req: &HttpRequest, p: &Principal, id: &str) -> Result<complaint::Model> {
+    scope::find_in_queue(&state(req)?.db, p, id).await
+}
+
 /// Runs a station step on a queue case and answers the case. Only the staff
 /// member who claimed a case may act on it.
-async fn act(req: &HttpRequest, p: &Principal, id: &str, step: Step) -> Result<HttpResponse> {
+async fn act(
+    req: &HttpRequest,
+    p: &Principal,
+    case: complaint::Model,
+    step: Step,
+) -> Result<HttpResponse> {
     let state = state(req)?;
-    let case = scope::find_in_queue(&state.db, p, id).await?;
     if !matches!(step, Step::Claim { .. }) {
         require_assignee(p, &case)?;
     }
@@ -89,8 +99,9 @@ async fn claim(
     id: web::Path<String>,
     _: NoFields,
 ) -> Result<HttpResponse> {
+    let case = queue_case(&req, &p, &id).await?;
     let user_id = p.staff()?.0.to_string();
-    act(&req, &p, &id, Step::Claim { user_id }).await
+    act(&req, &p, case, Step::Claim { user_id }).await
 }
 
 async fn release(
@@ -99,7 +110,8 @@ async fn release(
     id: web::Path<String>,
     _: NoFields,
 ) -> Result<HttpResponse> {
-    act(&req, &p, &id, Step::Release).await
+    let case = queue_case(&req, &p, &id).await?;
+    act(&req, &p, case, Step::Release).await
 }
 
 async fn decision(
@@ -108,6 +120,7 @@ async fn decision(
     id: web::Path<String>,
     body: JsonBody,
 ) -> Result<HttpResponse> {
+    let case = queue_case(&req, &p, &id).await?;
     let mut input = Input::new(&body.value)?;
     let accept = input.boolean("accept", Required);
     let grounds = input.text("grounds", Optional, NOTE_MAX);
@@ -116,7 +129,7 @@ async fn decision(
     }
     input.finish()?;
     let accept = Input::got(accept, "accept")?;
-    act(&req, &p, &id, Step::Decide { accept, grounds }).await
+    act(&req, &p, case, Step::Decide { accept, grounds }).await
 }
 
 async fn feedback(
@@ -125,6 +138,7 @@ async fn feedback(
     id: web::Path<String>,
     body: JsonBody,
 ) -> Result<HttpResponse> {
+    let case = queue_case(&req, &p, &id).await?;
     let mut input = Input::new(&body.value)?;
     let kind = input.text("kind", Required, 16);
     if kind.as_deref().is_some_and(|k| k != "initial") {
@@ -136,7 +150,7 @@ async fn feedback(
     let note = input.text("note", Required, NOTE_MAX);
     input.finish()?;
     let note = Input::got(note, "note")?;
-    act(&req, &p, &id, Step::InitialFeedback { note }).await
+    act(&req, &p, case, Step::InitialFeedback { note }).await
 }
 
 async fn close(
@@ -145,6 +159,7 @@ async fn close(
     id: web::Path<String>,
     body: JsonBody,
 ) -> Result<HttpResponse> {
+    let case = queue_case(&req, &p, &id).await?;
     let mut input = Input::new(&body.value)?;
     let result = input.parse::<CloseResult>("result", Required);
     if result == Some(CloseResult::NotAccepted) {
@@ -158,5 +173,5 @@ async fn close(
         recovered_cents: recovered.unwrap_or(0),
         note: Input::got(note, "note")?,
     };
-    act(&req, &p, &id, step).await
+    act(&req, &p, case, step).await
 }
