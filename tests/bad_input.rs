@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestApp, id, intake, world};
+use common::{TestApp, intake, world};
 use reqwest::Method;
 use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
@@ -73,32 +73,7 @@ on_both_databases!(
     every_write_route_refuses_bad_input_naming_the_field_and_changes_nothing,
     |app: TestApp| async move {
         let w = world(&app).await;
-        let c1 = id(&app
-            .post("/v1/complaints", &w.partner, intake(&w.merchant_code))
-            .await
-            .expect(201));
-        app.get(&format!("/v1/inbox/{c1}"), &w.merchant)
-            .await
-            .expect(200);
-        app.post(
-            &format!("/v1/inbox/{c1}/acknowledge"),
-            &w.merchant,
-            json!({}),
-        )
-        .await
-        .expect(200);
-        let ext = id(&app
-            .post(
-                &format!("/v1/inbox/{c1}/extension"),
-                &w.merchant,
-                json!({"working_days": 3, "reason": "检测"}),
-            )
-            .await
-            .expect(201));
-        let c2 = id(&app
-            .post("/v1/complaints", &w.partner, intake(&w.unenrolled_code))
-            .await
-            .expect(201));
+        let (c1, ext, c2) = common::case_with_extension_and_queue_case(&app, &w).await;
         app.post(&format!("/v1/queue/{c2}/claim"), &w.dc_staff, json!({}))
             .await
             .expect(200);

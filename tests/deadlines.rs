@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::receiver::Receiver;
-use common::{TestApp, World, eventually, id, intake, world};
+use common::{TestApp, acknowledged, delivered, eventually, id, intake, world};
 use odr_gateway::config::Config;
 use serde_json::{Value, json};
 
@@ -15,32 +15,6 @@ const WAIT: Duration = Duration::from_secs(20);
 
 fn starting(at: &'static str) -> impl FnOnce(&mut Config) {
     move |c: &mut Config| c.clock_start = Some(common::at(at))
-}
-
-/// A complaint for the pull merchant, delivered by its first read.
-async fn delivered(app: &TestApp, w: &World) -> String {
-    let case = app
-        .post("/v1/complaints", &w.partner, intake(&w.merchant_code))
-        .await
-        .expect(201);
-    let read = app
-        .get(&format!("/v1/inbox/{}", id(&case)), &w.merchant)
-        .await
-        .expect(200);
-    assert_eq!(read["status"], "delivered");
-    id(&case)
-}
-
-async fn acknowledged(app: &TestApp, w: &World) -> String {
-    let case = delivered(app, w).await;
-    app.post(
-        &format!("/v1/inbox/{case}/acknowledge"),
-        &w.merchant,
-        json!({}),
-    )
-    .await
-    .expect(200);
-    case
 }
 
 async fn read(app: &TestApp, token: &str, case: &str) -> Value {

@@ -135,33 +135,7 @@ on_both_databases!(
             }
         };
         // c1: at handler A, acknowledged, with a pending extension request.
-        let c1 = id(&app
-            .post("/v1/complaints", &w.partner, intake(&w.merchant_code))
-            .await
-            .expect(201));
-        app.get(&format!("/v1/inbox/{c1}"), &w.merchant)
-            .await
-            .expect(200);
-        app.post(
-            &format!("/v1/inbox/{c1}/acknowledge"),
-            &w.merchant,
-            json!({}),
-        )
-        .await
-        .expect(200);
-        let ext = id(&app
-            .post(
-                &format!("/v1/inbox/{c1}/extension"),
-                &w.merchant,
-                json!({"working_days": 3, "reason": "检测"}),
-            )
-            .await
-            .expect(201));
-        // c2: not enrolled, straight to QJ-DC's queue.
-        let c2 = id(&app
-            .post("/v1/complaints", &w.partner, intake(&w.unenrolled_code))
-            .await
-            .expect(201));
+        let (c1, ext, c2) = common::case_with_extension_and_queue_case(&app, &w).await;
         // A partner only the admin routes touch (they rename and remove it).
         let spare = id(&app
             .post("/v1/partners", &app.admin, json!({"name": "备用", "rate_per_second": 5, "burst": 5, "callback_url": "http://127.0.0.1:9/cb"}))

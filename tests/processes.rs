@@ -104,21 +104,7 @@ impl Client {
                 json!({"name": "12315", "rate_per_second": 1000, "burst": 1000}),
             )
             .await;
-        let token: Value = self
-            .http
-            .post(format!("{}/v1/oauth/token", self.base))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", p["client_id"].as_str().unwrap()),
-                ("client_secret", p["client_secret"].as_str().unwrap()),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        (code, token["access_token"].as_str().unwrap().to_string())
+        (code, self.token(&p).await)
     }
 
     async fn token(&self, created: &Value) -> String {

@@ -10,6 +10,7 @@ use super::extract::{Auth, JsonBody, NoFields, Query, page, state};
 use super::input::{Input, Optional, Required};
 use super::{Route, route};
 use crate::auth::Principal;
+use crate::auth::standing::handler_key;
 use crate::domain::credit_code::CreditCode;
 use crate::domain::lifecycle::{Action, EscalationReason};
 use crate::domain::vocabulary::{DeliveryMode, HandlerKind, HandlerStatus, Role};
@@ -329,7 +330,7 @@ async fn update_handler(
     }
     txn.commit().await?;
     // Its tokens follow its status at once in this process.
-    state.standings.forget(&format!("handler:{}", updated.id));
+    state.standings.forget(&handler_key(&updated.id));
     Ok(HttpResponse::Ok().json(views::handler(&updated)))
 }
 

@@ -10,6 +10,7 @@ use super::admin::NAME_MAX;
 use super::extract::{Auth, JsonBody, NoFields, Query, page, state};
 use super::input::{Input, Optional, Required};
 use super::{Route, route};
+use crate::auth::standing::partner_key;
 use crate::error::{Error, Result};
 use crate::store::audit::{self, Change};
 use crate::store::directory::{self, NewPartner};
@@ -138,7 +139,7 @@ async fn update(
     };
     audit::record(&txn, &Actor::from(&p), change).await?;
     txn.commit().await?;
-    state.standings.forget(&format!("partner:{}", updated.id));
+    state.standings.forget(&partner_key(&updated.id));
     Ok(HttpResponse::Ok().json(views::partner(&updated)))
 }
 
@@ -165,6 +166,6 @@ async fn remove(
     };
     audit::record(&txn, &Actor::from(&p), change).await?;
     txn.commit().await?;
-    state.standings.forget(&format!("partner:{}", removed.id));
+    state.standings.forget(&partner_key(&removed.id));
     Ok(HttpResponse::NoContent().finish())
 }

@@ -31,11 +31,19 @@ pub struct Standings {
     cache: Mutex<HashMap<String, (Standing, Instant)>>,
 }
 
-/// The cache key of a principal's owner.
+pub fn partner_key(partner_id: &str) -> String {
+    format!("partner:{partner_id}")
+}
+
+pub fn handler_key(handler_id: &str) -> String {
+    format!("handler:{handler_id}")
+}
+
+/// The cache key of a principal's owner (also its rate-limit bucket).
 pub fn owner_key(p: &Principal) -> String {
     match p {
-        Principal::Partner { partner_id } => format!("partner:{partner_id}"),
-        Principal::Handler { handler_id } => format!("handler:{handler_id}"),
+        Principal::Partner { partner_id } => partner_key(partner_id),
+        Principal::Handler { handler_id } => handler_key(handler_id),
         Principal::Admin { user_id } | Principal::Staff { user_id, .. } => {
             format!("user:{user_id}")
         }

@@ -445,3 +445,53 @@ pub fn intake(credit_code: &str) -> Value {
 pub fn id(v: &Value) -> String {
     v["id"].as_str().expect("id").to_string()
 }
+
+/// A complaint of `w.partner` for the pull merchant, delivered by its first read.
+pub async fn delivered(app: &TestApp, w: &World) -> String {
+    let case = app
+        .post("/v1/complaints", &w.partner, intake(&w.merchant_code))
+        .await
+        .expect(201);
+    let read = app
+        .get(&format!("/v1/inbox/{}", id(&case)), &w.merchant)
+        .await
+        .expect(200);
+    assert_eq!(read["status"], "delivered");
+    id(&case)
+}
+
+/// [`delivered`], then acknowledged by the merchant.
+pub async fn acknowledged(app: &TestApp, w: &World) -> String {
+    let case = delivered(app, w).await;
+    app.post(
+        &format!("/v1/inbox/{case}/acknowledge"),
+        &w.merchant,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    case
+}
+
+/// The cases the access tests work on: an acknowledged case at the merchant
+/// with a pending extension request (case, extension), and a not-enrolled case
+/// in QJ-DC's queue.
+pub async fn case_with_extension_and_queue_case(
+    app: &TestApp,
+    w: &World,
+) -> (String, String, String) {
+    let c1 = acknowledged(app, w).await;
+    let ext = id(&app
+        .post(
+            &format!("/v1/inbox/{c1}/extension"),
+            &w.merchant,
+            json!({"working_days": 3, "reason": "检测"}),
+        )
+        .await
+        .expect(201));
+    let c2 = id(&app
+        .post("/v1/complaints", &w.partner, intake(&w.unenrolled_code))
+        .await
+        .expect(201));
+    (c1, ext, c2)
+}
