@@ -326,3 +326,38 @@ on_both_databases!(
         assert!(!listed.contains("whsec_") && !listed.contains(&stored));
     }
 );
+
+/// SQLite only: another connection holding the write lock makes the
+/// gateway's insert wait longer than the request may take.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_outlives_its_timeout_answers_503_and_writes_nothing() {
+    use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+    let app = common::spawn(common::Backend::Sqlite, |c: &mut Config| {
+        c.request_timeout_seconds = 1;
+    })
+    .await
+    .expect("sqlite app");
+    let w = world(&app).await;
+    let db = Database::connect(&app.database_url).await.unwrap();
+    let lock = db.begin().await.unwrap();
+    lock.execute_unprepared("UPDATE stations SET name = name")
+        .await
+        .unwrap();
+    let body = common::intake(&w.merchant_code);
+    let external_ref = body["external_ref"].as_str().unwrap().to_string();
+    let answer = app.post("/v1/complaints", &w.partner, body).await;
+    assert_eq!(answer.status, 503, "{}", answer.body);
+    assert_eq!(
+        answer.body["type"],
+        "urn:odr-gateway:problem:request-timeout"
+    );
+    lock.rollback().await.unwrap();
+    let found = app
+        .get(
+            &format!("/v1/complaints?external_ref={external_ref}"),
+            &w.partner,
+        )
+        .await
+        .expect(200);
+    assert!(found["items"].as_array().unwrap().is_empty(), "{found}");
+}
