@@ -1,5 +1,6 @@
 use super::*;
 use crate::domain::lifecycle::Status as S;
+use proptest::prelude::*;
 
 fn policy() -> Policy {
     Policy::new(Calendar::shipped(), RuleSet::defaults()).expect("valid")
@@ -59,6 +60,19 @@ fn delivery_starts_the_handler_clocks_on_working_days() {
     assert_eq!(ack.rule_set, "samr-2026");
     assert_eq!(d[&Clock::ResolveBy].last_day, day("2026-10-19"));
     assert_eq!(d.len(), 2);
+}
+
+#[test]
+fn a_clock_counts_from_the_beijing_date_not_the_utc_date() {
+    // 20:00 UTC on 09-29 is already 04:00 on 09-30 in Beijing: the one working
+    // day runs from 09-30, over the National Day holiday, to the end of 10-08.
+    let d = delivered(&policy(), "2026-09-29T20:00:00Z");
+    let ack = &d[&Clock::AckBy];
+    assert_eq!(ack.started_at.to_rfc3339(), "2026-09-30T04:00:00+08:00");
+    assert_eq!(ack.last_day, day("2026-10-08"));
+    assert_eq!(ack.due.to_rfc3339(), "2026-10-09T00:00:00+08:00");
+    // Counted from the UTC date (09-29) it would have ended with 09-30.
+    assert_ne!(ack.last_day, day("2026-09-30"));
 }
 
 #[test]
@@ -380,4 +394,53 @@ fn a_change_after_a_deadline_ran_out_leaves_the_escalation_to_the_job() {
         late,
     );
     assert_eq!(d[&Clock::ResolveBy].state, State::Missed);
+}
+
+fn any_instant() -> impl Strategy<Value = DateTime<Utc>> {
+    // 2024-12-01 .. 2027-01-31 to the second: both known years and beyond.
+    let first = at("2024-12-01T00:00:00Z");
+    (0i64..792 * 86_400).prop_map(move |s| first + chrono::Duration::seconds(s))
+}
+
+fn any_span() -> impl Strategy<Value = Span> {
+    prop_oneof![
+        (1u32..60).prop_map(Span::working),
+        (1u32..90).prop_map(Span::calendar)
+    ]
+}
+
+proptest! {
+    #[test]
+    fn a_later_delivery_never_gives_an_earlier_handler_deadline(
+        a in any_instant(),
+        b in any_instant(),
+    ) {
+        let policy = policy();
+        let (early, late) = if a <= b { (a, b) } else { (b, a) };
+        let deliver = |when: DateTime<Utc>| {
+            let mut d = Deadlines::new();
+            policy.advance(&mut d, Some(S::Routed), S::Delivered, Some(Action::Deliver), when);
+            d
+        };
+        let (first, second) = (deliver(early), deliver(late));
+        for clock in [Clock::AckBy, Clock::ResolveBy] {
+            prop_assert!(first[&clock].due <= second[&clock].due, "{clock}");
+            prop_assert!(first[&clock].due_utc() > early, "{clock} ends after it starts");
+        }
+    }
+
+    #[test]
+    fn a_later_start_never_gives_an_earlier_deadline_of_the_same_length(
+        a in any_instant(),
+        b in any_instant(),
+        span in any_span(),
+    ) {
+        let policy = policy();
+        let (early, late) = if a <= b { (a, b) } else { (b, a) };
+        let (first, _) = policy.last_day(early, span, 0);
+        let (second, _) = policy.last_day(late, span, 0);
+        prop_assert!(first <= second);
+        prop_assert!(end_of_day(first) > early);
+        prop_assert!(first > beijing_date(early), "the start day itself never counts");
+    }
 }
