@@ -54,7 +54,13 @@ on_both_databases!(
         assert_eq!(c["status"], "escalated");
         assert_eq!(c["escalation_reason"], "ack_overdue");
         assert_eq!(c["deadlines"]["ack_by"]["state"], "missed");
+        assert_eq!(c["deadlines"]["ack_by"]["ended_by"], "escalate:ack_overdue");
+        // Stopped in time, but by the escalation, not by a resolution.
         assert_eq!(c["deadlines"]["resolve_by"]["state"], "met");
+        assert_eq!(
+            c["deadlines"]["resolve_by"]["ended_by"],
+            "escalate:ack_overdue"
+        );
         // The station's decision clock starts on the holiday: Oct 8, 9, 10
         // (make-up Saturday), 12, 13, 14, 15.
         assert_eq!(c["deadlines"]["decision_by"]["last_day"], "2026-10-15");
@@ -73,6 +79,8 @@ on_both_databases!(
         let case = acknowledged(&app, &w).await;
         let c = read(&app, &w.partner, &case).await;
         assert_eq!(c["deadlines"]["ack_by"]["state"], "met");
+        assert_eq!(c["deadlines"]["ack_by"]["ended_by"], "acknowledge");
+        assert!(c["deadlines"]["resolve_by"].get("ended_by").is_none());
         assert_eq!(app.set_clock("2026-10-08T12:00:00+08:00").await, 0);
         assert_eq!(
             app.set_clock("2026-10-19T00:00:00+08:00").await,
@@ -89,6 +97,10 @@ on_both_databases!(
         assert_eq!(c["status"], "escalated");
         assert_eq!(c["escalation_reason"], "resolve_overdue");
         assert_eq!(c["deadlines"]["resolve_by"]["state"], "missed");
+        assert_eq!(
+            c["deadlines"]["resolve_by"]["ended_by"],
+            "escalate:resolve_overdue"
+        );
     }
 );
 
@@ -280,6 +292,7 @@ on_both_databases!(
             "2026-03-06T00:00:00+08:00"
         );
         assert_eq!(c["deadlines"]["resolve_by"]["state"], "met");
+        assert_eq!(c["deadlines"]["resolve_by"]["ended_by"], "settle");
 
         assert_eq!(app.set_clock("2026-03-05T12:00:00+08:00").await, 0);
         let object = json!({"decision": "object", "comment": "没有收到退款"});
@@ -290,6 +303,10 @@ on_both_databases!(
             .expect(200);
         assert_eq!(answer["status"], "escalated");
         assert_eq!(answer["escalation_reason"], "consumer_rejected");
+        assert_eq!(
+            answer["deadlines"]["objection_until"]["ended_by"],
+            "escalate:consumer_rejected"
+        );
 
         assert_eq!(app.set_clock("2026-03-06T00:00:00+08:00").await, 1);
         let late = app.post(&path(&standing), &w.partner, object).await;
@@ -297,6 +314,10 @@ on_both_databases!(
         let c = read(&app, &w.partner, &standing).await;
         assert_eq!(c["status"], "settled");
         assert_eq!(c["deadlines"]["objection_until"]["state"], "met");
+        assert_eq!(
+            c["deadlines"]["objection_until"]["ended_by"],
+            "settlement_final"
+        );
         let kinds = app.event_kinds(&standing, &app.admin).await;
         assert_eq!(count(&kinds, "settlement_final"), 1);
     }
@@ -365,6 +386,7 @@ on_both_databases!(
             .expect(200);
         let d = &accepted["deadlines"];
         assert_eq!(d["decision_by"]["state"], "missed");
+        assert_eq!(d["decision_by"]["ended_by"], "deadline_missed");
         assert_eq!(d["initial_feedback_by"]["last_day"], "2026-03-27");
         assert_eq!(d["mediation_by"]["length"], "45 working days");
         assert_eq!(d["mediation_by"]["rule_set"], "samr-2019");
@@ -377,6 +399,10 @@ on_both_databases!(
             .await
             .expect(200);
         assert_eq!(fed["deadlines"]["initial_feedback_by"]["state"], "met");
+        assert_eq!(
+            fed["deadlines"]["initial_feedback_by"]["ended_by"],
+            "feedback"
+        );
         let kinds = app.event_kinds(&case, &app.admin).await;
         assert_eq!(count(&kinds, "deadline_missed"), 1);
     }

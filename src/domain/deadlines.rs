@@ -206,6 +206,10 @@ pub struct Deadline {
     /// When it was met or missed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<DateTime<FixedOffset>>,
+    /// What stopped it (see [`stopped_by`]): `met` says only that it stopped
+    /// in time; this says whether by reaching its goal or by something else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_by: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -226,8 +230,8 @@ impl Deadline {
         start_of_day(self.last_day)
     }
 
-    /// Stops the clock at `at`: met if in time, missed if not.
-    fn end(&mut self, at: DateTime<Utc>) {
+    /// Stops the clock at `at` by `by`: met if in time, missed if not.
+    fn end(&mut self, at: DateTime<Utc>, by: &str) {
         if self.state.is_open() {
             self.state = if at < self.due_utc() {
                 State::Met
@@ -235,7 +239,21 @@ impl Deadline {
                 State::Missed
             };
             self.ended_at = Some(shown(at));
+            self.ended_by = Some(by.to_string());
         }
+    }
+}
+
+/// How `ended_by` names the change that stopped a clock: the action's name in
+/// the case file (`acknowledge`, `settle`, `withdraw`, `feedback`, …), or
+/// `escalate:<escalation_reason>` when the change sent the case to the station.
+pub fn stopped_by(action: Option<Action>, to: Status) -> String {
+    match action {
+        Some(action) => match action.escalation_reason() {
+            Some(reason) if to == Status::Escalated => format!("escalate:{reason}"),
+            _ => action.name().to_string(),
+        },
+        None => "intake".to_string(),
     }
 }
 
@@ -338,6 +356,7 @@ impl Policy {
             extended_by: 0,
             warned_at: None,
             ended_at: None,
+            ended_by: None,
         }
     }
 
@@ -394,9 +413,10 @@ impl Policy {
         at: DateTime<Utc>,
     ) {
         use Clock as C;
+        let by = stopped_by(action, to);
         let end = |d: &mut Deadlines, clock: Clock| {
             if let Some(deadline) = d.get_mut(&clock) {
-                deadline.end(at);
+                deadline.end(at, &by);
             }
         };
         if from == Some(Status::Routed) && to == Status::Delivered {
@@ -416,7 +436,7 @@ impl Policy {
             Some(Action::MarkOverdue) => {
                 for (clock, deadline) in deadlines.iter_mut() {
                     if clock.is_station() && deadline.state.is_open() && deadline.due_utc() <= at {
-                        deadline.end(at);
+                        deadline.end(at, &by);
                     }
                 }
             }
@@ -424,7 +444,7 @@ impl Policy {
                 let rules = self.rules_at(at);
                 deadlines.insert(C::ObjectionUntil, self.start(C::ObjectionUntil, at, rules));
             }
-            Some(Action::FinalizeSettlement) => close_window(deadlines, at),
+            Some(Action::FinalizeSettlement) => close_window(deadlines, at, &by),
             Some(Action::Accept) => {
                 end(deadlines, C::DecisionBy);
                 // The station's clocks follow the rules in force when the case
@@ -457,16 +477,16 @@ impl Policy {
             end(deadlines, C::ResolveBy);
         }
         if from == Some(Status::Settled) && to != Status::Settled {
-            close_window(deadlines, at);
+            close_window(deadlines, at, &by);
         }
         if to == Status::Escalated && !deadlines.contains_key(&C::DecisionBy) {
             let rules = self.rules_at(at);
             deadlines.insert(C::DecisionBy, self.start(C::DecisionBy, at, rules));
         }
         if to == Status::Withdrawn {
-            close_window(deadlines, at);
+            close_window(deadlines, at, &by);
             for deadline in deadlines.values_mut() {
-                deadline.end(at);
+                deadline.end(at, &by);
             }
         }
         for deadline in deadlines.values_mut() {
@@ -479,13 +499,14 @@ impl Policy {
 
 /// The objection window closes: by an objection, or by running out (the
 /// settlement stands). Either way it was kept, never missed.
-fn close_window(deadlines: &mut Deadlines, at: DateTime<Utc>) {
+fn close_window(deadlines: &mut Deadlines, at: DateTime<Utc>, by: &str) {
     if let Some(window) = deadlines
         .get_mut(&Clock::ObjectionUntil)
         .filter(|w| w.state.is_open())
     {
         window.state = State::Met;
         window.ended_at = Some(shown(at));
+        window.ended_by = Some(by.to_string());
     }
 }
 

@@ -136,7 +136,9 @@ fn acknowledging_meets_ack_by_and_an_ack_overdue_escalation_misses_it() {
         at("2026-09-30T09:00:00+08:00"),
     );
     assert_eq!(d[&Clock::AckBy].state, State::Met);
+    assert_eq!(d[&Clock::AckBy].ended_by.as_deref(), Some("acknowledge"));
     assert_eq!(d[&Clock::ResolveBy].state, State::Pending);
+    assert_eq!(d[&Clock::ResolveBy].ended_by, None);
     assert!(
         agenda(S::Acknowledged, &d)
             .iter()
@@ -154,6 +156,13 @@ fn acknowledging_meets_ack_by_and_an_ack_overdue_escalation_misses_it() {
     );
     assert_eq!(late[&Clock::AckBy].state, State::Missed);
     assert_eq!(late[&Clock::ResolveBy].state, State::Met, "stopped in time");
+    // ...but not by a resolution: both name the escalation that stopped them.
+    for clock in [Clock::AckBy, Clock::ResolveBy] {
+        assert_eq!(
+            late[&clock].ended_by.as_deref(),
+            Some("escalate:ack_overdue")
+        );
+    }
     let decision = &late[&Clock::DecisionBy];
     // Oct 8, 9, 10 (make-up Saturday), 12, 13, 14, 15.
     assert_eq!(
@@ -186,6 +195,7 @@ fn the_objection_window_runs_three_working_days_and_then_the_settlement_stands()
     // Feb 14 (make-up Saturday), Feb 24, Feb 25.
     assert_eq!(window.last_day, day("2026-02-25"));
     assert_eq!(d[&Clock::ResolveBy].state, State::Met);
+    assert_eq!(d[&Clock::ResolveBy].ended_by.as_deref(), Some("settle"));
     assert!(objection_open(&d, at("2026-02-25T23:00:00+08:00")));
     assert!(!objection_open(&d, window.due_utc()));
     let due = due_now(S::Settled, &d, window.due_utc()).expect("due");
@@ -198,6 +208,10 @@ fn the_objection_window_runs_three_working_days_and_then_the_settlement_stands()
         window.due_utc(),
     );
     assert_eq!(d[&Clock::ObjectionUntil].state, State::Met);
+    assert_eq!(
+        d[&Clock::ObjectionUntil].ended_by.as_deref(),
+        Some("settlement_final")
+    );
     assert_eq!(next_action_at(S::Settled, &d), None);
 }
 
@@ -228,6 +242,10 @@ fn rule_sets_follow_the_day_the_case_reached_the_station() {
     let initial = &after[&Clock::InitialFeedbackBy];
     assert_eq!(initial.length, Span::working(10));
     assert_eq!(after[&Clock::DecisionBy].state, State::Met);
+    assert_eq!(
+        after[&Clock::DecisionBy].ended_by.as_deref(),
+        Some("accept")
+    );
 }
 
 #[test]
@@ -251,6 +269,7 @@ fn station_clocks_that_run_out_are_marked_and_shown_first() {
     assert!(station_overdue(&d));
     let (clock, focus) = station_focus(&d).expect("focus");
     assert_eq!((clock, focus.state), (Clock::DecisionBy, State::Missed));
+    assert_eq!(focus.ended_by.as_deref(), Some("deadline_missed"));
     assert_eq!(next_action_at(S::Escalated, &d), None);
 }
 
@@ -309,7 +328,44 @@ fn withdrawal_stops_every_clock() {
         at("2026-09-29T12:00:00+08:00"),
     );
     assert!(d.values().all(|x| x.state == State::Met));
+    assert!(
+        d.values()
+            .all(|x| x.ended_by.as_deref() == Some("withdraw"))
+    );
     assert_eq!(next_action_at(S::Withdrawn, &d), None);
+}
+
+#[test]
+fn a_clock_stopped_by_leaving_the_handler_names_the_escalation() {
+    let policy = policy();
+    let escalations = [
+        (Action::Decline, S::Delivered, "escalate:declined"),
+        (Action::Fail, S::Acknowledged, "escalate:negotiation_failed"),
+        (
+            Action::ConsumerEscalate,
+            S::Acknowledged,
+            "escalate:consumer_requested",
+        ),
+        (
+            Action::Escalate(EscalationReason::HandlerSuspended),
+            S::Negotiating,
+            "escalate:handler_suspended",
+        ),
+    ];
+    for (action, from, by) in escalations {
+        let mut d = delivered(&policy, "2026-09-29T10:00:00+08:00");
+        policy.advance(
+            &mut d,
+            Some(from),
+            S::Escalated,
+            Some(action),
+            at("2026-09-29T12:00:00+08:00"),
+        );
+        let resolve = &d[&Clock::ResolveBy];
+        assert_eq!(resolve.state, State::Met, "{by}");
+        assert_eq!(resolve.ended_by.as_deref(), Some(by));
+    }
+    assert_eq!(stopped_by(Some(Action::Release), S::Escalated), "release");
 }
 
 #[test]
