@@ -530,3 +530,103 @@ on_both_databases!(
         );
     }
 );
+
+/// Reopens a closed case as a dissatisfied follow-up will (no HTTP route for
+/// follow-ups yet): through the store's one transition function.
+async fn reopen(app: &TestApp, case: &str, at: &str) {
+    use odr_gateway::clock::Now;
+    use odr_gateway::domain::lifecycle::Action;
+    use odr_gateway::store::{complaints, events::Actor};
+    let db = sea_orm::Database::connect(&app.database_url)
+        .await
+        .expect("connect");
+    let policy = Config::default().deadline_policy().expect("policy");
+    let now = Now {
+        at: common::at(at),
+        policy: &policy,
+    };
+    let closed = complaints::find(&db, case).await.unwrap().expect("case");
+    let reopened = complaints::transition(
+        &db,
+        now,
+        &Actor::system(),
+        &closed,
+        Action::Reopen,
+        json!({"satisfaction": "dissatisfied"}),
+        |_, _| {},
+    )
+    .await
+    .expect("reopens");
+    assert_eq!(reopened.status, "reopened");
+}
+
+on_both_databases!(
+    a_reopened_case_accepted_again_keeps_its_initial_feedback_met,
+    |app: TestApp| async move {
+        let w = world(&app).await;
+        let q = |case: &str, step: &str| format!("/v1/queue/{case}/{step}");
+        let submit = || async {
+            let case = app
+                .post("/v1/complaints", &w.partner, intake(&w.unenrolled_code))
+                .await
+                .expect(201);
+            id(&case)
+        };
+        let feedback = json!({"kind": "initial", "note": "已联系双方"});
+        // One case accepted, given feedback and closed; one not accepted and
+        // given feedback. Both come back and are accepted.
+        let mediated = submit().await;
+        let refused = submit().await;
+        for (case, accept) in [(&mediated, true), (&refused, false)] {
+            app.post(&q(case, "claim"), &w.dc_staff, json!({}))
+                .await
+                .expect(200);
+            let decision = json!({"accept": accept, "grounds": "不属于受理范围"});
+            app.post(&q(case, "decision"), &w.dc_staff, decision)
+                .await
+                .expect(200);
+            app.post(&q(case, "feedback"), &w.dc_staff, feedback.clone())
+                .await
+                .expect(200);
+        }
+        app.post(
+            &q(&mediated, "close"),
+            &w.dc_staff,
+            json!({"result": "mediated", "note": "调解成功"}),
+        )
+        .await
+        .expect(200);
+        app.set_clock("2026-03-03T09:00:00+08:00").await;
+        for case in [&mediated, &refused] {
+            reopen(&app, case, "2026-03-03T09:00:00+08:00").await;
+            app.post(&q(case, "claim"), &w.dc_staff, json!({}))
+                .await
+                .expect(200);
+            let again = app
+                .post(&q(case, "decision"), &w.dc_staff, json!({"accept": true}))
+                .await
+                .expect(200);
+            assert_eq!(again["deadlines"]["mediation_by"]["state"], "pending");
+            // Feedback is given once per case, so it is never owed again.
+            assert_eq!(
+                app.post(&q(case, "feedback"), &w.dc_staff, feedback.clone())
+                    .await
+                    .status,
+                409
+            );
+        }
+        let c = read(&app, &app.admin, &mediated).await;
+        let initial = &c["deadlines"]["initial_feedback_by"];
+        assert_eq!(initial["state"], "met");
+        assert_eq!(initial["ended_by"], "feedback");
+        assert_eq!(initial["started_at"], "2026-03-02T09:00:00+08:00");
+        let c = read(&app, &app.admin, &refused).await;
+        assert!(c["deadlines"].get("initial_feedback_by").is_none());
+        // Well past ten working days after the second acceptance: nothing is overdue.
+        assert_eq!(app.set_clock("2026-04-01T00:00:00+08:00").await, 0);
+        for case in [&mediated, &refused] {
+            let kinds = app.event_kinds(case, &app.admin).await;
+            assert_eq!(count(&kinds, "deadline_missed"), 0, "{kinds:?}");
+        }
+    }
+);

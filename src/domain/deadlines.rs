@@ -404,6 +404,8 @@ impl Policy {
 
     /// The clocks after `action` moved a case from `from` to `to` at `at`.
     /// Every transition comes through here, intake included (`from` = None).
+    /// `feedback_given`: the case's initial-check feedback was already given
+    /// (it is given once per case, so a re-accepted case never owes it again).
     pub fn advance(
         &self,
         deadlines: &mut Deadlines,
@@ -411,6 +413,7 @@ impl Policy {
         to: Status,
         action: Option<Action>,
         at: DateTime<Utc>,
+        feedback_given: bool,
     ) {
         use Clock as C;
         let by = stopped_by(action, to);
@@ -453,8 +456,12 @@ impl Policy {
                     .get(&C::DecisionBy)
                     .map_or(at, |d| d.started_at.with_timezone(&Utc));
                 let rules = self.rules_at(reached);
-                for clock in [C::InitialFeedbackBy, C::MediationBy] {
-                    deadlines.insert(clock, self.start(clock, at, rules));
+                deadlines.insert(C::MediationBy, self.start(C::MediationBy, at, rules));
+                // A reopened case accepted again keeps its initial feedback:
+                // a fresh clock could never be met, as feedback is given once.
+                if !feedback_given {
+                    let clock = self.start(C::InitialFeedbackBy, at, rules);
+                    deadlines.insert(C::InitialFeedbackBy, clock);
                 }
             }
             Some(Action::NotAccept) => end(deadlines, C::DecisionBy),

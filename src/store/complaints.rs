@@ -399,9 +399,13 @@ fn keep_deadlines(
         ActiveValue::Set(json) | ActiveValue::Unchanged(json) => parse_deadlines(&id, json)?,
         ActiveValue::NotSet => Deadlines::new(),
     };
+    let feedback_given = matches!(
+        &model.initial_feedback_at,
+        ActiveValue::Set(Some(_)) | ActiveValue::Unchanged(Some(_))
+    );
     clock
         .policy
-        .advance(&mut deadlines, from, to, action, clock.at);
+        .advance(&mut deadlines, from, to, action, clock.at, feedback_given);
     let provisional = deadlines::provisional(&deadlines);
     if provisional {
         warn_provisional_once(&id);

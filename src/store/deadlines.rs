@@ -138,6 +138,7 @@ pub async fn recount(db: &DatabaseConnection, now: Now<'_>, id: &str) -> Result<
         status,
         Some(Action::RecomputeDeadlines),
         now.at,
+        case.initial_feedback_at.is_some(),
     );
     if after == before {
         return Ok(false);

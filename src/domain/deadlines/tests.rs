@@ -25,6 +25,7 @@ fn delivered(policy: &Policy, when: &str) -> Deadlines {
         S::Delivered,
         Some(Action::Deliver),
         at(when),
+        false,
     );
     d
 }
@@ -32,13 +33,14 @@ fn delivered(policy: &Policy, when: &str) -> Deadlines {
 /// A case that reached the station at `reached` and was accepted at `accepted`.
 fn accepted(policy: &Policy, reached: &str, accepted: &str) -> Deadlines {
     let mut d = Deadlines::new();
-    policy.advance(&mut d, None, S::Escalated, None, at(reached));
+    policy.advance(&mut d, None, S::Escalated, None, at(reached), false);
     policy.advance(
         &mut d,
         Some(S::Escalated),
         S::Claimed,
         Some(Action::Claim),
         at(reached),
+        false,
     );
     policy.advance(
         &mut d,
@@ -46,6 +48,7 @@ fn accepted(policy: &Policy, reached: &str, accepted: &str) -> Deadlines {
         S::Accepted,
         Some(Action::Accept),
         at(accepted),
+        false,
     );
     d
 }
@@ -118,6 +121,7 @@ fn a_warning_is_recorded_once_and_leaves_the_agenda() {
         S::Delivered,
         Some(Action::WarnDeadline),
         now,
+        false,
     );
     let next = due_now(S::Delivered, &d, now);
     assert_eq!(next, None, "nothing more until the deadline itself");
@@ -134,6 +138,7 @@ fn acknowledging_meets_ack_by_and_an_ack_overdue_escalation_misses_it() {
         S::Acknowledged,
         Some(Action::Acknowledge),
         at("2026-09-30T09:00:00+08:00"),
+        false,
     );
     assert_eq!(d[&Clock::AckBy].state, State::Met);
     assert_eq!(d[&Clock::AckBy].ended_by.as_deref(), Some("acknowledge"));
@@ -153,6 +158,7 @@ fn acknowledging_meets_ack_by_and_an_ack_overdue_escalation_misses_it() {
         S::Escalated,
         Some(Action::Escalate(EscalationReason::AckOverdue)),
         escalated_at,
+        false,
     );
     assert_eq!(late[&Clock::AckBy].state, State::Missed);
     assert_eq!(late[&Clock::ResolveBy].state, State::Met, "stopped in time");
@@ -182,6 +188,7 @@ fn the_objection_window_runs_three_working_days_and_then_the_settlement_stands()
         S::Acknowledged,
         Some(Action::Acknowledge),
         at("2026-02-10T11:00:00+08:00"),
+        false,
     );
     let settled_at = at("2026-02-13T16:00:00+08:00");
     policy.advance(
@@ -190,6 +197,7 @@ fn the_objection_window_runs_three_working_days_and_then_the_settlement_stands()
         S::Settled,
         Some(Action::ReportSettlement),
         settled_at,
+        false,
     );
     let window = d[&Clock::ObjectionUntil].clone();
     // Feb 14 (make-up Saturday), Feb 24, Feb 25.
@@ -206,6 +214,7 @@ fn the_objection_window_runs_three_working_days_and_then_the_settlement_stands()
         S::Settled,
         Some(Action::FinalizeSettlement),
         window.due_utc(),
+        false,
     );
     assert_eq!(d[&Clock::ObjectionUntil].state, State::Met);
     assert_eq!(
@@ -249,11 +258,82 @@ fn rule_sets_follow_the_day_the_case_reached_the_station() {
 }
 
 #[test]
+fn a_reopened_case_accepted_again_does_not_owe_its_initial_feedback_again() {
+    let policy = policy();
+    let mut d = accepted(
+        &policy,
+        "2026-03-02T10:00:00+08:00",
+        "2026-03-03T10:00:00+08:00",
+    );
+    let steps = [
+        (S::Accepted, S::Accepted, Action::InitialFeedback, false),
+        (S::Accepted, S::Closed, Action::Close, true),
+        (S::Closed, S::Reopened, Action::Reopen, true),
+        (S::Reopened, S::Claimed, Action::Claim, true),
+    ];
+    for (from, to, action, given) in steps {
+        policy.advance(
+            &mut d,
+            Some(from),
+            to,
+            Some(action),
+            at("2026-03-04T10:00:00+08:00"),
+            given,
+        );
+    }
+    let mut again = d.clone();
+    let accept = |d: &mut Deadlines, given| {
+        policy.advance(
+            d,
+            Some(S::Claimed),
+            S::Accepted,
+            Some(Action::Accept),
+            at("2026-04-01T10:00:00+08:00"),
+            given,
+        );
+    };
+    accept(&mut again, true);
+    let initial = &again[&Clock::InitialFeedbackBy];
+    assert_eq!(initial.state, State::Met, "stays met");
+    assert_eq!(initial.ended_by.as_deref(), Some("feedback"));
+    assert_eq!(initial.started_at.to_rfc3339(), "2026-03-03T10:00:00+08:00");
+    assert_eq!(
+        again[&Clock::MediationBy].state,
+        State::Pending,
+        "restarted"
+    );
+    assert!(
+        agenda(S::Accepted, &again)
+            .iter()
+            .all(|due| due.clock != Clock::InitialFeedbackBy)
+    );
+    // Without feedback given, acceptance starts the clock afresh.
+    accept(&mut d, false);
+    assert_eq!(d[&Clock::InitialFeedbackBy].state, State::Pending);
+
+    // Feedback given on a not-accepted case: no clock to keep, none started.
+    let mut refused = Deadlines::new();
+    let at_ = at("2026-03-02T10:00:00+08:00");
+    policy.advance(&mut refused, None, S::Escalated, None, at_, false);
+    let steps = [
+        (S::Claimed, S::Closed, Action::NotAccept, false),
+        (S::Closed, S::Closed, Action::InitialFeedback, false),
+        (S::Closed, S::Reopened, Action::Reopen, true),
+        (S::Claimed, S::Accepted, Action::Accept, true),
+    ];
+    for (from, to, action, given) in steps {
+        policy.advance(&mut refused, Some(from), to, Some(action), at_, given);
+    }
+    assert!(!refused.contains_key(&Clock::InitialFeedbackBy));
+    assert!(refused.contains_key(&Clock::MediationBy));
+}
+
+#[test]
 fn station_clocks_that_run_out_are_marked_and_shown_first() {
     let policy = policy();
     let mut d = Deadlines::new();
     let reached = at("2026-09-29T10:00:00+08:00");
-    policy.advance(&mut d, None, S::Escalated, None, reached);
+    policy.advance(&mut d, None, S::Escalated, None, reached, false);
     let due = d[&Clock::DecisionBy].due_utc();
     assert_eq!(d[&Clock::DecisionBy].last_day, day("2026-10-14"));
     let item = due_now(S::Escalated, &d, due).expect("due");
@@ -265,6 +345,7 @@ fn station_clocks_that_run_out_are_marked_and_shown_first() {
         S::Escalated,
         Some(Action::MarkOverdue),
         due,
+        false,
     );
     assert!(station_overdue(&d));
     let (clock, focus) = station_focus(&d).expect("focus");
@@ -309,6 +390,7 @@ fn a_deadline_in_an_unknown_year_is_provisional_until_the_year_is_loaded() {
         S::Delivered,
         Some(Action::RecomputeDeadlines),
         at("2026-12-29T09:00:00+08:00"),
+        false,
     );
     let resolve = &d[&Clock::ResolveBy];
     assert_eq!(resolve.state, State::Pending);
@@ -326,6 +408,7 @@ fn withdrawal_stops_every_clock() {
         S::Withdrawn,
         Some(Action::Withdraw),
         at("2026-09-29T12:00:00+08:00"),
+        false,
     );
     assert!(d.values().all(|x| x.state == State::Met));
     assert!(
@@ -360,6 +443,7 @@ fn a_clock_stopped_by_leaving_the_handler_names_the_escalation() {
             S::Escalated,
             Some(action),
             at("2026-09-29T12:00:00+08:00"),
+            false,
         );
         let resolve = &d[&Clock::ResolveBy];
         assert_eq!(resolve.state, State::Met, "{by}");
@@ -427,6 +511,7 @@ fn a_change_after_a_deadline_ran_out_leaves_the_escalation_to_the_job() {
         S::Acknowledged,
         Some(Action::Acknowledge),
         at("2026-09-29T11:00:00+08:00"),
+        false,
     );
     // The handler records a contact a minute after resolve_by ended, before the job ran.
     let late = at("2026-10-20T00:01:00+08:00");
@@ -436,6 +521,7 @@ fn a_change_after_a_deadline_ran_out_leaves_the_escalation_to_the_job() {
         S::Acknowledged,
         Some(Action::RecordContact),
         late,
+        false,
     );
     let due = due_now(S::Acknowledged, &d, late).expect("still due");
     assert_eq!(
@@ -448,6 +534,7 @@ fn a_change_after_a_deadline_ran_out_leaves_the_escalation_to_the_job() {
         S::Escalated,
         Some(due.action),
         late,
+        false,
     );
     assert_eq!(d[&Clock::ResolveBy].state, State::Missed);
 }
@@ -475,7 +562,7 @@ proptest! {
         let (early, late) = if a <= b { (a, b) } else { (b, a) };
         let deliver = |when: DateTime<Utc>| {
             let mut d = Deadlines::new();
-            policy.advance(&mut d, Some(S::Routed), S::Delivered, Some(Action::Deliver), when);
+            policy.advance(&mut d, Some(S::Routed), S::Delivered, Some(Action::Deliver), when, false);
             d
         };
         let (first, second) = (deliver(early), deliver(late));
