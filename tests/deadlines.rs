@@ -630,3 +630,87 @@ on_both_databases!(
         }
     }
 );
+
+on_both_databases!(
+    a_pending_extension_lapses_when_the_case_leaves_the_handler,
+    |app: TestApp| async move {
+        let w = world(&app).await;
+        let overdue = acknowledged(&app, &w).await;
+        let withdrawn = acknowledged(&app, &w).await;
+        let settled = acknowledged(&app, &w).await;
+        let mut requests = Vec::new();
+        for case in [&overdue, &withdrawn, &settled] {
+            let ext = app
+                .post(
+                    &format!("/v1/inbox/{case}/extension"),
+                    &w.merchant,
+                    json!({"working_days": 3, "reason": "需要厂家检测"}),
+                )
+                .await
+                .expect(201);
+            requests.push(id(&ext));
+        }
+        let withdrawal = app
+            .post(
+                &format!("/v1/complaints/{withdrawn}/withdraw"),
+                &w.partner,
+                json!({"reason": "已与商家和解"}),
+            )
+            .await
+            .expect(200);
+        // Withdrawal stops every clock, none of them by reaching its goal.
+        for clock in ["ack_by", "resolve_by"] {
+            let deadline = &withdrawal["deadlines"][clock];
+            let expected = if clock == "ack_by" {
+                "acknowledge"
+            } else {
+                "withdraw"
+            };
+            assert_eq!(deadline["ended_by"], expected, "{clock}");
+        }
+        app.post(
+            &format!("/v1/inbox/{settled}/settle"),
+            &w.merchant,
+            json!({"remedy": "refund", "recovered_cents": 1000}),
+        )
+        .await
+        .expect(200);
+        // resolve_by of the first case ends with 03-16: escalated resolve_overdue.
+        app.set_clock("2026-03-17T00:00:00+08:00").await;
+        assert_eq!(
+            read(&app, &w.partner, &overdue).await["escalation_reason"],
+            "resolve_overdue"
+        );
+
+        let listed = |status: &'static str| {
+            let app = &app;
+            let token = w.dc_staff.clone();
+            async move {
+                let page = app
+                    .get(&format!("/v1/extensions?status={status}"), &token)
+                    .await
+                    .expect(200);
+                page["items"].as_array().unwrap().clone()
+            }
+        };
+        assert!(listed("pending").await.is_empty());
+        let lapsed = listed("lapsed").await;
+        assert_eq!(lapsed.len(), 3);
+        assert!(lapsed.iter().all(|e| e["status"] == "lapsed"));
+        for (case, request) in [&overdue, &withdrawn, &settled].iter().zip(&requests) {
+            for decision in ["approve", "reject"] {
+                let answer = app
+                    .post(
+                        &format!("/v1/extensions/{request}/{decision}"),
+                        &w.dc_staff,
+                        json!({}),
+                    )
+                    .await;
+                assert_eq!(answer.status, 409, "{decision} {case}");
+                assert!(answer.body["detail"].as_str().unwrap().contains("lapsed"));
+            }
+            let kinds = app.event_kinds(case, &app.admin).await;
+            assert_eq!(count(&kinds, "extension_lapsed"), 1, "{kinds:?}");
+        }
+    }
+);

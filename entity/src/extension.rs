@@ -9,7 +9,8 @@ pub struct Model {
     pub complaint_id: String,
     pub working_days: i32,
     pub reason: String,
-    /// `pending`, `approved` or `rejected`.
+    /// `pending`, `approved`, `rejected`, or `lapsed` (the case left the
+    /// handler before staff decided).
     pub status: String,
     pub requested_at: DateTimeUtc,
     pub decided_at: Option<DateTimeUtc>,

@@ -24,7 +24,7 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-const STATUSES: [&str; 3] = ["pending", "approved", "rejected"];
+const STATUSES: [&str; 4] = ["pending", "approved", "rejected", "lapsed"];
 
 async fn list(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
     if !matches!(p, Principal::Admin { .. }) {

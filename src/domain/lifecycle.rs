@@ -85,6 +85,14 @@ string_enum!(
     }
 );
 
+impl Status {
+    /// The handler is working the case (acknowledged or negotiating): the
+    /// only states in which it negotiates and an extension can be decided.
+    pub fn is_worked_by_handler(self) -> bool {
+        matches!(self, Status::Acknowledged | Status::Negotiating)
+    }
+}
+
 string_enum!(
     /// Why a case reached the station's queue.
     EscalationReason {
@@ -285,7 +293,7 @@ fn table(from: Status, action: Action) -> Option<Status> {
         from,
         S::Routed | S::Delivered | S::Acknowledged | S::Negotiating
     );
-    let working = matches!(from, S::Acknowledged | S::Negotiating);
+    let working = from.is_worked_by_handler();
     match (from, action) {
         (S::Routed, A::Deliver) => Some(S::Delivered),
         (S::Delivered, A::Acknowledge) => Some(S::Acknowledged),

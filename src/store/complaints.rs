@@ -11,7 +11,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use super::events::{self, Actor, NewEvent};
-use super::{directory, new_id, outbox};
+use super::{directory, negotiation, new_id, outbox};
 use crate::clock::Now;
 use crate::domain::deadlines::{self, Deadlines};
 use crate::domain::lifecycle::{self, Action, EscalationReason, Status};
@@ -307,6 +307,24 @@ pub async fn transition_with_records(
     let to = lifecycle::next(from, action)?;
     let clock = now;
     let now = clock.at;
+    // A case leaving the handler's hands takes its undecided extension
+    // request with it, recorded in the same case-file write.
+    let lapsing = if from.is_worked_by_handler() && !to.is_worked_by_handler() {
+        negotiation::pending_extension(db, &case.id).await?
+    } else {
+        None
+    };
+    let mut records = records;
+    if let Some(extension) = &lapsing {
+        records.push(Record {
+            kind: "extension_lapsed",
+            payload: json!({
+                "extension_id": extension.id,
+                "working_days": extension.working_days,
+                "reason": format!("the complaint became {to} before staff decided the request"),
+            }),
+        });
+    }
     let mut model = case.clone().into_active_model();
     model.status = Set(to.as_str().into());
     model.version = Set(case.version + 1);
@@ -364,6 +382,9 @@ pub async fn transition_with_records(
         return Err(Error::Concurrent);
     }
     events::insert_all(db, rows).await?;
+    if let Some(extension) = &lapsing {
+        negotiation::lapse_extension(db, &extension.id, now).await?;
+    }
     let updated = after.try_into_model()?;
     outbox::enqueue(db, &updated, Some(from), to, Some(action), &detail, now).await?;
     Ok(updated)

@@ -1,11 +1,12 @@
 //! Proposals, consumer answers and extension requests: state changes that
 //! write rows beside the case, each in one transaction with its transition.
 
+use chrono::{DateTime, Utc};
 use entity::{complaint, extension, proposal};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
 use serde_json::{Value, json};
 
@@ -214,11 +215,18 @@ pub async fn decide_extension(
     approve: bool,
     note: Option<String>,
 ) -> Result<(complaint::Model, extension::Model)> {
-    if extension.status != "pending" {
-        return Err(Error::conflict(format!(
-            "this extension was already {}",
-            extension.status
-        )));
+    match extension.status.as_str() {
+        "pending" => {}
+        "lapsed" => {
+            return Err(Error::conflict(
+                "this extension lapsed: the complaint left the handler before it was decided",
+            ));
+        }
+        decided => {
+            return Err(Error::conflict(format!(
+                "this extension was already {decided}"
+            )));
+        }
     }
     let status = if approve { "approved" } else { "rejected" };
     let payload = json!({ "extension": {
@@ -263,4 +271,33 @@ pub async fn decide_extension(
         .ok_or(Error::NotFound)?;
     txn.commit().await?;
     Ok((updated, extension))
+}
+
+/// The extension request of case `complaint_id` still waiting for staff, if any.
+pub async fn pending_extension<C: ConnectionTrait>(
+    db: &C,
+    complaint_id: &str,
+) -> Result<Option<extension::Model>> {
+    Ok(extension::Entity::find()
+        .filter(extension::Column::ComplaintId.eq(complaint_id))
+        .filter(extension::Column::Status.eq("pending"))
+        .one(db)
+        .await?)
+}
+
+/// Closes a pending request whose case left the handler's hands: there is no
+/// `resolve_by` left to move, so staff can no longer decide it.
+pub async fn lapse_extension<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    extension::Entity::update_many()
+        .col_expr(extension::Column::Status, Expr::value("lapsed"))
+        .col_expr(extension::Column::DecidedAt, Expr::value(Some(at)))
+        .filter(extension::Column::Id.eq(id))
+        .filter(extension::Column::Status.eq("pending"))
+        .exec(db)
+        .await?;
+    Ok(())
 }
