@@ -7,7 +7,7 @@ use actix_web::HttpMessage;
 use actix_web::dev::Server;
 use actix_web::dev::Service;
 use actix_web::{App, HttpServer, web};
-use chrono::Utc;
+use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::DatabaseConnection;
 use tracing_actix_web::{RequestId, TracingLogger};
 
@@ -37,6 +37,11 @@ pub struct AppState {
     pub standings: Standings,
     /// Encrypts and decrypts webhook signing secrets at rest.
     pub sealer: Arc<Sealer>,
+    /// Held while reading the business clock and running a deadline pass, by
+    /// the background job and by `POST /v1/admin/clock` (which moves the clock
+    /// under it): a pass never acts on a time the endpoint has set but not
+    /// yet acted on itself, so the endpoint's answer counts its own actions.
+    pub deadline_pass: Arc<tokio::sync::Mutex<()>>,
 }
 
 const JWT_SECRET_KEY: &str = "jwt_secret";
@@ -79,6 +84,7 @@ impl AppState {
         );
         Ok(AppState {
             sealer,
+            deadline_pass: Arc::default(),
             limits: RateLimits::default(),
             standings,
             db,
@@ -99,12 +105,17 @@ impl AppState {
         }
     }
 
-    /// Keeps the manual clock's position across restarts.
-    pub async fn save_clock(&self) -> Result<()> {
+    /// Keeps the manual clock's position across restarts and processes. The
+    /// stored time only moves forward: a process whose clock lags another's
+    /// does not write its earlier time, it adopts the stored one. Answers the
+    /// clock's time afterwards.
+    pub async fn save_clock(&self) -> Result<DateTime<Utc>> {
         if self.clock.is_manual() {
-            settings::put(&self.db, MANUAL_CLOCK_KEY, &self.clock.now().to_rfc3339()).await?;
+            let now = self.clock.now().to_rfc3339_opts(SecondsFormat::Nanos, true);
+            settings::put_if_later(&self.db, MANUAL_CLOCK_KEY, &now).await?;
+            follow_saved_clock(&self.db, &self.clock).await?;
         }
-        Ok(())
+        Ok(self.clock.now())
     }
 }
 
@@ -124,12 +135,24 @@ async fn sealer(db: &DatabaseConnection, config: &Config) -> Result<Sealer> {
         .map_err(|why| Error::internal(std::io::Error::other(format!("secrets_key: {why}"))))
 }
 
-/// Where the shared manual clock stands, as the last process to move it saved it.
-pub async fn saved_clock(db: &DatabaseConnection) -> Result<Option<chrono::DateTime<Utc>>> {
+/// Where the shared manual clock stands: the latest time any process saved.
+pub async fn saved_clock(db: &DatabaseConnection) -> Result<Option<DateTime<Utc>>> {
     Ok(settings::get(db, MANUAL_CLOCK_KEY)
         .await?
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
         .map(|t| t.with_timezone(&Utc)))
+}
+
+/// Moves this process's manual clock up to the saved one if another process
+/// moved it further (it never moves back).
+pub async fn follow_saved_clock(db: &DatabaseConnection, clock: &BusinessClock) -> Result<()> {
+    if clock.is_manual()
+        && let Some(saved) = saved_clock(db).await?
+        && saved > clock.now()
+    {
+        let _ = clock.set(saved);
+    }
+    Ok(())
 }
 
 /// Starts the background workers that run beside the HTTP server.

@@ -714,3 +714,49 @@ on_both_databases!(
         }
     }
 );
+
+/// Two gateway processes on one database, each with its own manual clock.
+async fn the_shared_manual_clock_never_moves_back(database_url: String) {
+    use odr_gateway::app::{AppState, saved_clock};
+    use odr_gateway::config::ClockMode;
+    let config = Config {
+        database_url,
+        clock: ClockMode::Manual,
+        clock_start: Some(common::at("2026-03-02T09:00:00+08:00")),
+        ..Config::default()
+    };
+    let ahead = AppState::start(config.clone()).await.expect("starts");
+    let behind = AppState::start(config).await.expect("starts");
+    let later = common::at("2026-03-09T09:00:00+08:00");
+    ahead.clock.set(later).expect("manual").expect("forward");
+    assert_eq!(ahead.save_clock().await.unwrap(), later);
+    // The other process still reads Monday; saving it must not undo the move.
+    assert_eq!(behind.clock.now(), common::at("2026-03-02T09:00:00+08:00"));
+    assert_eq!(
+        behind.save_clock().await.unwrap(),
+        later,
+        "adopts the later time"
+    );
+    assert_eq!(behind.clock.now(), later);
+    assert_eq!(saved_clock(&behind.db).await.unwrap(), Some(later));
+    // Moving forward from there is saved, to the second.
+    let next = later + chrono::Duration::milliseconds(1500);
+    behind.clock.set(next).expect("manual").expect("forward");
+    assert_eq!(behind.save_clock().await.unwrap(), next);
+    assert_eq!(saved_clock(&ahead.db).await.unwrap(), Some(next));
+    assert_eq!(ahead.save_clock().await.unwrap(), next);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shared_manual_clock_never_moves_back_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("gw.db").display());
+    the_shared_manual_clock_never_moves_back(url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shared_manual_clock_never_moves_back_on_postgres() {
+    if let Some(url) = common::postgres_database().await {
+        the_shared_manual_clock_never_moves_back(url).await;
+    }
+}

@@ -9,6 +9,7 @@ use serde_json::json;
 use super::extract::{Auth, JsonBody, NoFields, Query, page, state};
 use super::input::{Input, Optional, Required};
 use super::{Route, route};
+use crate::app;
 use crate::auth::Principal;
 use crate::auth::standing::handler_key;
 use crate::domain::credit_code::CreditCode;
@@ -437,14 +438,20 @@ async fn move_clock(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<H
         );
     }
     input.finish()?;
+    // Moving the clock and acting on the new time is one turn: the background
+    // job cannot take the new time first, so the count answered is exact.
+    let _turn = state.deadline_pass.lock().await;
+    // Start from where the clock stands across processes, not where this one lags.
+    app::follow_saved_clock(&state.db, &state.clock).await?;
     let moved = match (advance, set) {
         (Some(seconds), _) => state.clock.advance(Duration::seconds(seconds)),
         (_, Some(to)) => state.clock.set(to),
         _ => None,
     };
     match moved {
-        Some(Ok(now)) => {
-            state.save_clock().await?;
+        Some(Ok(_)) => {
+            // Another process may have saved a later time meanwhile: adopted.
+            let now = state.save_clock().await?;
             let change = Change {
                 action: "clock.moved",
                 target_kind: "clock",

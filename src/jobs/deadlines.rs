@@ -21,6 +21,8 @@ use crate::store::deadlines as due_cases;
 pub struct DeadlineJob {
     db: DatabaseConnection,
     clock: BusinessClock,
+    /// Shared with the clock endpoint (see `AppState::deadline_pass`).
+    turn: Arc<tokio::sync::Mutex<()>>,
     policy: Arc<Policy>,
     config: DeadlineConfig,
     metrics: Arc<Metrics>,
@@ -74,6 +76,7 @@ impl DeadlineJob {
         Arc::new(DeadlineJob {
             db: state.db.clone(),
             clock: state.clock.clone(),
+            turn: state.deadline_pass.clone(),
             policy: state.policy.clone(),
             config: state.config.deadlines.clone(),
             metrics: state.metrics.clone(),
@@ -103,13 +106,11 @@ impl DeadlineJob {
     }
 
     async fn pass(&self) -> Result<()> {
+        // The clock is read under the turn, so a time the clock endpoint has
+        // set is acted on by the endpoint's own pass, never by this one.
+        let _turn = self.turn.lock().await;
         // Another process may have moved the shared manual clock.
-        if self.clock.is_manual()
-            && let Some(saved) = app::saved_clock(&self.db).await?
-            && saved > self.clock.now()
-        {
-            let _ = self.clock.set(saved);
-        }
+        app::follow_saved_clock(&self.db, &self.clock).await?;
         let acted = run_due(&self.db, self.now(), self.config.batch_size, &self.metrics).await?;
         if acted > 0 {
             tracing::info!(actions = acted, "deadline actions taken");
