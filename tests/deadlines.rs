@@ -760,3 +760,112 @@ async fn the_shared_manual_clock_never_moves_back_on_postgres() {
         the_shared_manual_clock_never_moves_back(url).await;
     }
 }
+
+on_both_databases!(
+    a_step_after_a_deadline_ran_out_finds_the_case_as_the_job_would_have_left_it,
+    |app: TestApp| async move {
+        let w = world(&app).await;
+        // On Monday 03-02 (this process's clock, which never moves): ack_by
+        // ends with 03-03, resolve_by with 03-16, the objection window with 03-05.
+        let unanswered = delivered(&app, &w).await;
+        let contacted = acknowledged(&app, &w).await;
+        let extended = acknowledged(&app, &w).await;
+        let offered = acknowledged(&app, &w).await;
+        let settled = acknowledged(&app, &w).await;
+        let ext = app
+            .post(
+                &format!("/v1/inbox/{extended}/extension"),
+                &w.merchant,
+                json!({"working_days": 3, "reason": "需要厂家检测"}),
+            )
+            .await
+            .expect(201);
+        let proposal = app
+            .post(
+                &format!("/v1/inbox/{offered}/proposals"),
+                &w.merchant,
+                json!({"remedy": "refund", "amount_cents": 1000}),
+            )
+            .await
+            .expect(201);
+        app.post(
+            &format!("/v1/inbox/{settled}/settle"),
+            &w.merchant,
+            json!({"remedy": "refund", "recovered_cents": 1000}),
+        )
+        .await
+        .expect(200);
+        // A second process whose clock reads 03-17 and that runs no deadline
+        // job: whatever was due happens only because a step arrives.
+        let late = common::spawn_beside(&app, starting("2026-03-17T09:00:00+08:00"), false).await;
+        let refused = |answer: common::Answer, case: &str| {
+            assert_eq!(answer.status, 409, "{case}: {}", answer.body);
+            assert_eq!(answer.body["current_status"], "escalated", "{case}");
+            assert!(
+                answer.body["allowed"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!("claim"))
+            );
+        };
+        let acknowledge = format!("/v1/inbox/{unanswered}/acknowledge");
+        for _ in 0..2 {
+            refused(
+                late.post(&acknowledge, &w.merchant, json!({})).await,
+                &unanswered,
+            );
+        }
+        let contact = json!({"method": "phone", "note": "已电话联系"});
+        let path = format!("/v1/inbox/{contacted}/contacts");
+        refused(late.post(&path, &w.merchant, contact).await, &contacted);
+        let approve = format!("/v1/extensions/{}/approve", id(&ext));
+        let answer = late.post(&approve, &w.dc_staff, json!({})).await;
+        assert_eq!(answer.status, 409);
+        assert!(answer.body["detail"].as_str().unwrap().contains("lapsed"));
+        let accept = json!({"decision": "accept", "proposal_id": id(&proposal)});
+        let path = format!("/v1/complaints/{offered}/consumer-response");
+        refused(late.post(&path, &w.partner, accept).await, &offered);
+        let object = json!({"decision": "object", "comment": "没有收到退款"});
+        let path = format!("/v1/complaints/{settled}/consumer-response");
+        let answer = late.post(&path, &w.partner, object).await;
+        assert_eq!(answer.status, 409);
+        assert!(answer.body["detail"].as_str().unwrap().contains("stands"));
+
+        let c = read(&late, &w.partner, &unanswered).await;
+        assert_eq!(c["status"], "escalated");
+        assert_eq!(c["escalation_reason"], "ack_overdue");
+        assert_eq!(c["escalated_at"], "2026-03-17T09:00:00+08:00");
+        assert_eq!(c["deadlines"]["ack_by"]["state"], "missed");
+        assert_eq!(c["deadlines"]["ack_by"]["ended_by"], "escalate:ack_overdue");
+        let kinds = late.event_kinds(&unanswered, &late.admin).await;
+        assert_eq!(count(&kinds, "escalate_ack_overdue"), 1, "{kinds:?}");
+        assert_eq!(count(&kinds, "acknowledge"), 0);
+        assert_eq!(
+            kinds.iter().filter(|k| k.starts_with("escalate")).count(),
+            1
+        );
+        for case in [&contacted, &extended, &offered] {
+            let c = read(&late, &w.partner, case).await;
+            assert_eq!(c["escalation_reason"], "resolve_overdue", "{case}");
+            assert_eq!(c["deadlines"]["resolve_by"]["state"], "missed");
+            let kinds = late.event_kinds(case, &late.admin).await;
+            assert_eq!(count(&kinds, "escalate_resolve_overdue"), 1, "{kinds:?}");
+            assert_eq!(
+                kinds.iter().filter(|k| k.starts_with("escalate")).count(),
+                1
+            );
+        }
+        let kinds = late.event_kinds(&extended, &late.admin).await;
+        assert_eq!(count(&kinds, "extension_lapsed"), 1);
+        assert_eq!(count(&kinds, "approve_extension"), 0);
+        let c = read(&late, &w.partner, &settled).await;
+        assert_eq!(c["status"], "settled", "the settlement stands");
+        assert_eq!(
+            c["deadlines"]["objection_until"]["ended_by"],
+            "settlement_final"
+        );
+        let kinds = late.event_kinds(&settled, &late.admin).await;
+        assert_eq!(count(&kinds, "settlement_final"), 1);
+        assert_eq!(count(&kinds, "consumer_object"), 0);
+    }
+);

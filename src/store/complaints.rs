@@ -10,6 +10,7 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 
+use super::deadlines::caught_up;
 use super::events::{self, Actor, NewEvent};
 use super::{directory, negotiation, new_id, outbox};
 use crate::clock::Now;
@@ -233,10 +234,12 @@ pub fn status_of(case: &complaint::Model) -> Result<Status> {
 const CONCURRENT_RETRIES: usize = 3;
 
 /// Runs `action` on `case` through the lifecycle table in its own transaction.
-/// When the case changed meanwhile (a worker delivered it, another request
-/// moved it), it is read again and the table asked again, a few times, so a
-/// request that is still valid does not fail for a race. `edit` gets the case
-/// as it stands. See [`transition_in`].
+/// Whatever the deadline job would have done to the case by `now` is done
+/// first ([`caught_up`]), so the action is judged against the case as it
+/// stands at that time. When the case changed meanwhile (a worker delivered
+/// it, another request moved it), it is read again and the table asked again,
+/// a few times, so a request that is still valid does not fail for a race.
+/// `edit` gets the case as it stands. See [`transition_in`].
 pub async fn transition(
     db: &DatabaseConnection,
     now: Now<'_>,
@@ -246,7 +249,7 @@ pub async fn transition(
     payload: Value,
     edit: impl Fn(&mut complaint::ActiveModel, &complaint::Model),
 ) -> Result<complaint::Model> {
-    let mut current = case.clone();
+    let mut current = caught_up(db, now, case).await?;
     for attempt in 0.. {
         let txn = db.begin().await?;
         let result = transition_in(&txn, now, actor, &current, action, payload.clone(), |m| {
@@ -260,7 +263,8 @@ pub async fn transition(
             }
             Err(Error::Concurrent) if attempt < CONCURRENT_RETRIES => {
                 drop(txn);
-                current = find(db, &case.id).await?.ok_or(Error::NotFound)?;
+                let fresh = find(db, &case.id).await?.ok_or(Error::NotFound)?;
+                current = caught_up(db, now, &fresh).await?;
             }
             Err(err) => return Err(err),
         }

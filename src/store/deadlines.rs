@@ -102,6 +102,33 @@ pub async fn act_on(db: &DatabaseConnection, now: Now<'_>, id: &str) -> Result<V
     Ok(taken)
 }
 
+/// The case as the deadline job would have left it at `now`. A client's step
+/// that arrives after a deadline ran out, but before the job's next pass, must
+/// not slip past it: whatever is due (an overdue escalation, the end of an
+/// objection window, an overdue mark, a warning) is done first by the job's
+/// own [`act_on`], each action in its own transaction with its events and
+/// outbox rows, and the step is then judged against the case as it stands.
+/// With nothing due the case comes back as given, without a query.
+pub async fn caught_up(
+    db: &DatabaseConnection,
+    now: Now<'_>,
+    case: &complaint::Model,
+) -> Result<complaint::Model> {
+    let status = complaints::status_of(case)?;
+    if deadlines::due_now(status, &complaints::deadlines_of(case)?, now.at).is_none() {
+        return Ok(case.clone());
+    }
+    let taken = act_on(db, now, &case.id).await?;
+    if !taken.is_empty() {
+        tracing::info!(
+            complaint = %case.id,
+            actions = taken.len(),
+            "deadline actions taken before a step on the case"
+        );
+    }
+    complaints::find(db, &case.id).await?.ok_or(Error::NotFound)
+}
+
 /// A case listed as due that has nothing due (its schedule was written by
 /// older rules): store the schedule its deadlines give today.
 async fn fix_stale_schedule(

@@ -10,11 +10,13 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 
-use super::complaints::{Record, transition_in, transition_with_records};
+use super::complaints::{self, Record, transition_in, transition_with_records};
+use super::deadlines::caught_up;
 use super::events::Actor;
 use super::new_id;
 use crate::clock::Now;
-use crate::domain::lifecycle::Action;
+use crate::domain::deadlines;
+use crate::domain::lifecycle::{Action, Status};
 use crate::domain::vocabulary::Remedy;
 use crate::error::{Error, Result};
 
@@ -26,6 +28,7 @@ pub async fn acknowledge(
     actor: &Actor,
     case: &complaint::Model,
 ) -> Result<complaint::Model> {
+    let case = &caught_up(db, now, case).await?;
     let first_disclosure = case.phone_disclosed_at.is_none();
     let disclosure = first_disclosure.then(|| Record {
         kind: "contact_disclosed",
@@ -69,6 +72,7 @@ pub async fn propose(
     case: &complaint::Model,
     new: NewProposal,
 ) -> Result<(complaint::Model, proposal::Model)> {
+    let case = &caught_up(db, now, case).await?;
     let txn = db.begin().await?;
     let id = new_id();
     let payload = json!({
@@ -110,6 +114,7 @@ pub async fn answer_proposal(
     proposal_id: Option<&str>,
     payload: Value,
 ) -> Result<complaint::Model> {
+    let case = &caught_up(db, now, case).await?;
     let txn = db.begin().await?;
     let mut open = proposal::Entity::find()
         .filter(proposal::Column::ComplaintId.eq(case.id.as_str()))
@@ -155,6 +160,40 @@ pub async fn answer_proposal(
     Ok(updated)
 }
 
+/// The consumer objects. To a settlement only while the window for it is
+/// open and only when the handler reported it (one the consumer accepted
+/// stands); in the handler's stages the objection escalates like any other.
+pub async fn object(
+    db: &DatabaseConnection,
+    now: Now<'_>,
+    actor: &Actor,
+    case: &complaint::Model,
+    payload: Value,
+) -> Result<complaint::Model> {
+    // A window that ran out before the job's pass has closed all the same.
+    let case = &caught_up(db, now, case).await?;
+    if complaints::status_of(case)? == Status::Settled {
+        let by_handler = case
+            .outcome
+            .as_ref()
+            .and_then(|o| o.get("reported_by"))
+            .and_then(Value::as_str)
+            == Some("handler");
+        if !by_handler {
+            return Err(Error::conflict(
+                "the consumer accepted this settlement; only a settlement reported by the handler can be objected to",
+            ));
+        }
+        if !deadlines::objection_open(&complaints::deadlines_of(case)?, now.at) {
+            return Err(Error::conflict(
+                "the objection window has closed; the reported settlement stands",
+            ));
+        }
+    }
+    let action = Action::ConsumerObject;
+    complaints::transition(db, now, actor, case, action, payload, |_, _| {}).await
+}
+
 /// The handler asks, once per case, for more working days.
 pub async fn request_extension(
     db: &DatabaseConnection,
@@ -164,6 +203,7 @@ pub async fn request_extension(
     working_days: i32,
     reason: String,
 ) -> Result<(complaint::Model, extension::Model)> {
+    let case = &caught_up(db, now, case).await?;
     let txn = db.begin().await?;
     if let Some(existing) = extension::Entity::find()
         .filter(extension::Column::ComplaintId.eq(case.id.as_str()))
@@ -215,6 +255,17 @@ pub async fn decide_extension(
     approve: bool,
     note: Option<String>,
 ) -> Result<(complaint::Model, extension::Model)> {
+    let fresh = caught_up(db, now, case).await?;
+    // The case may have just left the handler, and the request lapsed with it.
+    let extension = if fresh.version == case.version {
+        extension
+    } else {
+        extension::Entity::find_by_id(extension.id)
+            .one(db)
+            .await?
+            .ok_or(Error::NotFound)?
+    };
+    let case = &fresh;
     match extension.status.as_str() {
         "pending" => {}
         "lapsed" => {

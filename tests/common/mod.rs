@@ -79,6 +79,27 @@ pub async fn spawn_with(
         }
         Backend::Postgres => postgres_database().await?,
     };
+    let mut app = start(database_url, tweak, workers, true).await;
+    app._dir = dir;
+    Some(app)
+}
+
+/// A second gateway process on the database of `first` (its own clock,
+/// workers and rate limits; the same accounts, signing key and cases).
+pub async fn spawn_beside(
+    first: &TestApp,
+    tweak: impl FnOnce(&mut Config),
+    workers: bool,
+) -> TestApp {
+    start(first.database_url.clone(), tweak, workers, false).await
+}
+
+async fn start(
+    database_url: String,
+    tweak: impl FnOnce(&mut Config),
+    workers: bool,
+    fresh: bool,
+) -> TestApp {
     let mut config = Config {
         database_url,
         clock: ClockMode::Manual,
@@ -95,16 +116,18 @@ pub async fn spawn_with(
     config.limits.login_burst = 100_000;
     tweak(&mut config);
     let state = AppState::start(config).await.expect("gateway starts");
-    store::directory::create_user(
-        &state.db,
-        "admin",
-        ADMIN_PASSWORD,
-        Role::Admin,
-        None,
-        chrono::Utc::now(),
-    )
-    .await
-    .expect("admin user");
+    if fresh {
+        store::directory::create_user(
+            &state.db,
+            "admin",
+            ADMIN_PASSWORD,
+            Role::Admin,
+            None,
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("admin user");
+    }
     if workers {
         app::start_workers(&state).expect("workers");
     }
@@ -122,10 +145,10 @@ pub async fn spawn_with(
         database_url,
         client,
         admin: String::new(),
-        _dir: dir,
+        _dir: None,
     };
     app.admin = app.login("admin", ADMIN_PASSWORD).await;
-    Some(app)
+    app
 }
 
 pub fn at(rfc3339: &str) -> chrono::DateTime<chrono::Utc> {
