@@ -1,25 +1,30 @@
 //! `serve --demo`: a fresh database holding the Qianjiang station tree of the
 //! bulletins, merchants, a rights station, a partner, staff, and complaints in
-//! every state, all made through the same store functions the API uses.
+//! every status of the lifecycle, all made through the same store functions the
+//! API uses.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
+use entity::complaint;
 use sea_orm::ActiveValue::Set;
 use serde_json::json;
 
 use crate::app::AppState;
 use crate::auth::Principal;
-use crate::clock::Now;
+use crate::clock::{Now, beijing};
 use crate::config::{ClockMode, Config};
 use crate::domain::credit_code::CreditCode;
-use crate::domain::lifecycle::{Action, CloseResult};
+use crate::domain::lifecycle::{Action, CloseResult, Status};
 use crate::domain::vocabulary::{DeliveryMode, HandlerKind, Remedy, Role};
 use crate::error::{Error, Result};
 use crate::store::complaints::{self, NewComplaint};
 use crate::store::directory::{self, NewHandler, NewPartner};
 use crate::store::events::Actor;
-use crate::store::negotiation::{self, NewProposal};
+use crate::store::negotiation::{self, NewProposal, ReportedSettlement};
+use crate::store::scope;
 use crate::store::station::{self, Step};
 
 const DEMO_DB: &str = "odr-gateway-demo.db";
@@ -64,6 +69,8 @@ pub struct Account {
 
 pub struct World {
     pub accounts: Vec<Account>,
+    /// How many demo complaints are in each status.
+    pub statuses: BTreeMap<String, usize>,
 }
 
 const STATIONS: &[(&str, &str, Option<&str>)] = &[
@@ -200,30 +207,112 @@ pub async fn seed(state: &AppState) -> Result<World> {
             partner_id: partner.id.clone(),
         },
     });
+    let staff = accounts
+        .iter()
+        .find(|a| a.login == "dc-staff")
+        .map(|a| a.principal.clone())
+        .ok_or_else(|| Error::internal(std::io::Error::other("demo staff")))?;
     let cases = DemoCases {
         state,
-        partner_id: partner.id,
         now: state.now(),
+        handler: Principal::Handler {
+            handler_id: merchant.handler.id.clone(),
+        },
+        partner: Principal::Partner {
+            partner_id: partner.id.clone(),
+        },
+        partner_id: partner.id,
+        staff,
+        furniture,
+        tea_shop,
+        unenrolled,
+        numbered: AtomicU32::new(1),
     };
-    cases
-        .fill(&furniture, &tea_shop, &unenrolled, &accounts)
-        .await?;
-    Ok(World { accounts })
+    let mut statuses = BTreeMap::new();
+    for case in cases.fill().await? {
+        *statuses.entry(case.status).or_insert(0) += 1;
+    }
+    Ok(World { accounts, statuses })
 }
 
+/// Makes the demo's complaints, each through the same store functions the API
+/// calls, as the party that would take each step.
 struct DemoCases<'a> {
     state: &'a AppState,
-    partner_id: String,
     now: Now<'a>,
+    partner_id: String,
+    handler: Principal,
+    partner: Principal,
+    staff: Principal,
+    furniture: String,
+    tea_shop: String,
+    unenrolled: String,
+    numbered: AtomicU32,
 }
 
 impl DemoCases<'_> {
-    async fn intake(
-        &self,
-        n: u32,
-        credit_code: &str,
-        odr: bool,
-    ) -> Result<entity::complaint::Model> {
+    /// One complaint in every status, and one after each step of the handler's
+    /// and the station's part.
+    async fn fill(&self) -> Result<Vec<complaint::Model>> {
+        let mut cases = Vec::new();
+        // With the merchant: waiting to be pulled, pulled, acknowledged, negotiating.
+        cases.push(self.intake(&self.furniture, true).await?);
+        cases.push(self.delivered().await?);
+        cases.push(self.acknowledged().await?);
+        cases.push(self.negotiating().await?);
+        // Settled: the consumer accepted a proposal; the merchant reported a
+        // settlement agreed offline, inside the consumer's objection window.
+        let negotiating = self.negotiating().await?;
+        cases.push(self.consumer_accepts(negotiating).await?);
+        let acknowledged = self.acknowledged().await?;
+        cases.push(self.merchant_settles(acknowledged).await?);
+        // With the rights station covering the tea shop.
+        cases.push(self.intake(&self.tea_shop, true).await?);
+        // Escalated: no ODR consent, no enrolled handler, declined, failed.
+        cases.push(self.intake(&self.furniture, false).await?);
+        cases.push(self.intake(&self.unenrolled, true).await?);
+        let delivered = self.delivered().await?;
+        let declined = json!({"reason": "该订单不属于本公司"});
+        cases.push(
+            self.step(delivered, &self.handler, Action::Decline, declined)
+                .await?,
+        );
+        let acknowledged = self.acknowledged().await?;
+        let failed = json!({"note": "双方分歧较大，协商不成"});
+        cases.push(
+            self.step(acknowledged, &self.handler, Action::Fail, failed)
+                .await?,
+        );
+        // At the station: one case after each of its steps.
+        cases.push(self.at_station(vec![self.claim()]).await?);
+        cases.push(self.at_station(vec![self.claim(), accept()]).await?);
+        let feedback = vec![self.claim(), accept(), initial_feedback()];
+        cases.push(self.at_station(feedback).await?);
+        let mediated = vec![self.claim(), accept(), initial_feedback(), close()];
+        cases.push(self.at_station(mediated).await?);
+        let not_accepted = vec![self.claim(), not_accept(), initial_feedback()];
+        cases.push(self.at_station(not_accepted).await?);
+        // Reopened: the consumer was dissatisfied at the follow-up of a closed case.
+        let closed = self
+            .at_station(vec![self.claim(), accept(), close()])
+            .await?;
+        let followup = json!({"via": "followup", "satisfaction": "dissatisfied"});
+        cases.push(
+            self.step(closed, &self.staff, Action::Reopen, followup)
+                .await?,
+        );
+        // Withdrawn by the consumer.
+        let acknowledged = self.acknowledged().await?;
+        let withdrawn = json!({"reason": "已与商家自行协商"});
+        cases.push(
+            self.step(acknowledged, &self.partner, Action::Withdraw, withdrawn)
+                .await?,
+        );
+        Ok(cases)
+    }
+
+    async fn intake(&self, credit_code: &str, odr: bool) -> Result<complaint::Model> {
+        let n = self.numbered.fetch_add(1, Ordering::Relaxed);
         let new = NewComplaint {
             external_ref: format!("12315-2026-{n:06}"),
             channel: "12315_web".into(),
@@ -247,11 +336,11 @@ impl DemoCases<'_> {
 
     async fn step(
         &self,
-        case: entity::complaint::Model,
+        case: complaint::Model,
         who: &Principal,
         action: Action,
         payload: serde_json::Value,
-    ) -> Result<entity::complaint::Model> {
+    ) -> Result<complaint::Model> {
         let now = self.now;
         complaints::transition(
             &self.state.db,
@@ -269,145 +358,134 @@ impl DemoCases<'_> {
         .await
     }
 
-    async fn station(
-        &self,
-        mut case: entity::complaint::Model,
-        staff: &Principal,
-        steps: Vec<Step>,
-    ) -> Result<entity::complaint::Model> {
-        for step in steps {
-            case = station::act(&self.state.db, self.now, &Actor::from(staff), &case, step).await?;
-        }
+    /// A new case the merchant has pulled from its inbox.
+    async fn delivered(&self) -> Result<complaint::Model> {
+        let case = self.intake(&self.furniture, true).await?;
+        let via = json!({"via": "inbox"});
+        self.step(case, &self.handler, Action::Deliver, via).await
+    }
+
+    async fn acknowledged(&self) -> Result<complaint::Model> {
+        let case = self.delivered().await?;
+        let handler = Actor::from(&self.handler);
+        negotiation::acknowledge(&self.state.db, self.now, &handler, &case).await
+    }
+
+    async fn negotiating(&self) -> Result<complaint::Model> {
+        let case = self.acknowledged().await?;
+        let proposal = NewProposal {
+            remedy: Remedy::Replace,
+            amount_cents: Some(120_000),
+            note: Some("更换柜门并赔偿垫子".into()),
+        };
+        let handler = Actor::from(&self.handler);
+        let (case, _) =
+            negotiation::propose(&self.state.db, self.now, &handler, &case, proposal).await?;
         Ok(case)
     }
 
-    async fn fill(
-        &self,
-        furniture: &str,
-        tea_shop: &str,
-        unenrolled: &str,
-        accounts: &[Account],
-    ) -> Result<()> {
-        let find = |role: Role| {
-            accounts
-                .iter()
-                .find(|a| a.role == role)
-                .map(|a| a.principal.clone())
-                .ok_or_else(|| Error::internal(std::io::Error::other("demo account")))
-        };
-        let handler = find(Role::Handler)?;
-        let partner = find(Role::Partner)?;
-        let staff = accounts
-            .iter()
-            .find(|a| a.login == "dc-staff")
-            .map(|a| a.principal.clone())
-            .ok_or_else(|| Error::internal(std::io::Error::other("demo staff")))?;
-        // routed: waiting for the merchant to pull it.
-        self.intake(1, furniture, true).await?;
-        // delivered, acknowledged, negotiating, settled by the consumer.
-        let mut n = 2;
-        for depth in 1..=4 {
-            let mut case = self.intake(n, furniture, true).await?;
-            n += 1;
-            case = self
-                .step(case, &handler, Action::Deliver, json!({"via": "inbox"}))
-                .await?;
-            if depth >= 2 {
-                case = negotiation::acknowledge(
-                    &self.state.db,
-                    self.now,
-                    &Actor::from(&handler),
-                    &case,
-                )
-                .await?;
-            }
-            if depth >= 3 {
-                let (updated, _) = negotiation::propose(
-                    &self.state.db,
-                    self.now,
-                    &Actor::from(&handler),
-                    &case,
-                    NewProposal {
-                        remedy: Remedy::Replace,
-                        amount_cents: Some(120_000),
-                        note: Some("更换柜门并赔偿垫子".into()),
-                    },
-                )
-                .await?;
-                case = updated;
-            }
-            if depth == 4 {
-                negotiation::answer_proposal(
-                    &self.state.db,
-                    self.now,
-                    &Actor::from(&partner),
-                    &case,
-                    true,
-                    None,
-                    json!({"decision": "accept"}),
-                )
-                .await?;
-            }
-        }
-        // A rights station's case, and cases sent straight to the station.
-        self.intake(n, tea_shop, true).await?;
-        let escalated = self.intake(n + 1, unenrolled, true).await?;
-        self.intake(n + 2, furniture, false).await?;
-        // At the station: claimed, accepted, closed — through the station's own steps.
-        let staff_id = staff.subject().to_string();
-        let claim = || Step::Claim {
-            user_id: staff_id.clone(),
-        };
-        self.station(escalated, &staff, vec![claim()]).await?;
-        let accepted = self.intake(n + 3, unenrolled, true).await?;
-        let accept = || Step::Decide {
-            accept: true,
-            grounds: None,
-        };
-        self.station(accepted, &staff, vec![claim(), accept()])
-            .await?;
-        let closed = self.intake(n + 4, unenrolled, true).await?;
-        let close = Step::Close {
-            result: CloseResult::Mediated,
-            recovered_cents: 50_000,
-            note: "调解成功，商家退款五百元".into(),
-        };
-        let feedback = Step::InitialFeedback {
-            note: "已联系双方，约定调解".into(),
-        };
-        self.station(closed, &staff, vec![claim(), accept(), feedback, close])
-            .await?;
-        // Withdrawn by the consumer.
-        let withdrawn = self.intake(n + 5, furniture, true).await?;
-        self.step(
-            withdrawn,
+    async fn consumer_accepts(&self, case: complaint::Model) -> Result<complaint::Model> {
+        let partner = Actor::from(&self.partner);
+        let answer = json!({"decision": "accept"});
+        negotiation::answer_proposal(
+            &self.state.db,
+            self.now,
             &partner,
-            Action::Withdraw,
-            json!({"reason": "已与商家自行协商"}),
+            &case,
+            true,
+            None,
+            answer,
         )
         .await?;
-        Ok(())
+        scope::find(&self.state.db, &self.partner, &case.id).await
+    }
+
+    async fn merchant_settles(&self, case: complaint::Model) -> Result<complaint::Model> {
+        let settlement = ReportedSettlement {
+            remedy: Remedy::Refund,
+            recovered_cents: 80_000,
+            note: Some("电话协商一致，退款800元".into()),
+        };
+        let handler = Actor::from(&self.handler);
+        negotiation::report_settlement(&self.state.db, self.now, &handler, &case, settlement).await
+    }
+
+    fn claim(&self) -> Step {
+        Step::Claim {
+            user_id: self.staff.subject().to_string(),
+        }
+    }
+
+    /// A case that reached the station (no enrolled handler), after `steps`.
+    async fn at_station(&self, steps: Vec<Step>) -> Result<complaint::Model> {
+        let mut case = self.intake(&self.unenrolled, true).await?;
+        let staff = Actor::from(&self.staff);
+        for step in steps {
+            case = station::act(&self.state.db, self.now, &staff, &case, step).await?;
+        }
+        Ok(case)
+    }
+}
+
+fn accept() -> Step {
+    Step::Decide {
+        accept: true,
+        grounds: None,
+    }
+}
+
+fn not_accept() -> Step {
+    Step::Decide {
+        accept: false,
+        grounds: Some("属于合同纠纷，已告知消费者向人民法院起诉".into()),
+    }
+}
+
+fn initial_feedback() -> Step {
+    Step::InitialFeedback {
+        note: "已联系双方，约定调解".into(),
+    }
+}
+
+fn close() -> Step {
+    Step::Close {
+        result: CloseResult::Mediated,
+        recovered_cents: 50_000,
+        note: "调解成功，商家退款五百元".into(),
     }
 }
 
 pub fn print(world: &World, state: &AppState, address: SocketAddr) {
+    println!("\nodr-gateway demo at http://{address}");
     println!(
-        "\nodr-gateway demo at http://{address}  (business clock: {}, manual)\n",
-        state.clock.now()
+        "business clock: {} (Beijing time; manual: POST /v1/admin/clock moves it)",
+        beijing(&state.clock.now())
     );
+    let counts: Vec<String> = Status::ALL
+        .iter()
+        .map(|s| format!("{s} {}", world.statuses.get(s.as_str()).unwrap_or(&0)))
+        .collect();
+    println!("complaints: {}\n", counts.join(", "));
     for account in &world.accounts {
         let token = state
             .tokens
             .issue(&account.principal)
             .map(|t| t.access_token)
             .unwrap_or_default();
-        let how = match account.role {
-            Role::Admin | Role::Staff => "POST /v1/auth/login  username/password",
-            _ => "POST /v1/oauth/token client_id/client_secret",
+        let (how, login, secret) = match account.role {
+            Role::Admin | Role::Staff => ("POST /v1/auth/login", "username", "password"),
+            _ => ("POST /v1/oauth/token", "client_id", "client_secret"),
         };
         println!(
-            "{:<8} {}\n  {how}: {} / {}\n  token: {token}\n",
-            account.role, account.name, account.login, account.secret
+            "{:<8} {}\n  {how}  {login}: {}  {secret}: {}\n  token: {token}\n",
+            account.role.as_str(),
+            account.name,
+            account.login,
+            account.secret
         );
     }
+    println!(
+        "tokens last {} s; sign in again for new ones",
+        state.config.token_ttl_seconds
+    );
 }

@@ -4,12 +4,12 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Duration;
 use sea_orm::{ActiveValue::Set, IntoActiveModel, TransactionTrait};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::extract::{Auth, JsonBody, NoFields, Query, page, state};
 use super::input::{Input, Optional, Required};
 use super::{Route, route};
-use crate::app;
+use crate::app::{self, AppState};
 use crate::auth::Principal;
 use crate::auth::standing::handler_key;
 use crate::domain::credit_code::CreditCode;
@@ -47,8 +47,14 @@ const COVERS_MAX: usize = 1000;
 
 async fn create_station(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpResponse> {
     p.require_admin()?;
-    let state = state(&req)?;
-    let mut input = Input::new(&body.value)?;
+    let station = enrol_station(&*state(&req)?, &Actor::from(&p), &body.value).await?;
+    Ok(HttpResponse::Created().json(station))
+}
+
+/// Validates a station's body, creates it and records the audit entry: the one
+/// way a station is made, from the API and from the command line.
+pub async fn enrol_station(state: &AppState, actor: &Actor, body: &Value) -> Result<Value> {
+    let mut input = Input::new(body)?;
     let code = input.text("code", Required, CODE_MAX);
     if let Some(code) = &code
         && !code
@@ -75,9 +81,9 @@ async fn create_station(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Resu
         target_id: &station.code,
         detail: json!({ "name": station.name, "parent_code": station.parent_code }),
     };
-    audit::record(&txn, &Actor::from(&p), change).await?;
+    audit::record(&txn, actor, change).await?;
     txn.commit().await?;
-    Ok(HttpResponse::Created().json(views::station(&station)))
+    Ok(views::station(&station))
 }
 
 async fn list_stations(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
@@ -127,8 +133,28 @@ fn read_covers(input: &mut Input<'_>) -> Option<Vec<String>> {
 
 async fn create_handler(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpResponse> {
     let managed = managed_stations(&req, &p).await?;
-    let state = state(&req)?;
-    let mut input = Input::new(&body.value)?;
+    let enrolled = enrol_handler(
+        &*state(&req)?,
+        &Actor::from(&p),
+        managed.as_deref(),
+        &body.value,
+    )
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(enrolled))
+}
+
+/// Validates a handler's body, enrolls it at a station in `managed` (any when
+/// `None`) and records the audit entry: the one way a handler is made, from the
+/// API and from the command line. The answer holds its secrets, shown only here.
+pub async fn enrol_handler(
+    state: &AppState,
+    actor: &Actor,
+    managed: Option<&[String]>,
+    body: &Value,
+) -> Result<Value> {
+    let mut input = Input::new(body)?;
     let kind = input.parse::<HandlerKind>("kind", Required);
     let name = input.text("name", Required, NAME_MAX);
     let credit_code = input
@@ -158,7 +184,7 @@ async fn create_handler(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Resu
     }
     input.finish()?;
     let station_code = Input::got(station_code, "station_code")?;
-    if let Some(managed) = &managed
+    if let Some(managed) = managed
         && !managed.contains(&station_code)
     {
         return Err(Error::field(
@@ -193,15 +219,13 @@ async fn create_handler(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Resu
             "station_code": h.station_code, "delivery": h.delivery, "covers": h.covers,
         }),
     };
-    audit::record(&txn, &Actor::from(&p), change).await?;
+    audit::record(&txn, actor, change).await?;
     txn.commit().await?;
-    let mut body = views::handler(&enrolled.handler);
-    body["client_id"] = json!(enrolled.credentials.client_id);
-    body["client_secret"] = json!(enrolled.credentials.client_secret);
-    body["webhook_secret"] = json!(enrolled.webhook_secret);
-    Ok(HttpResponse::Created()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(body))
+    let mut answer = views::handler(&enrolled.handler);
+    answer["client_id"] = json!(enrolled.credentials.client_id);
+    answer["client_secret"] = json!(enrolled.credentials.client_secret);
+    answer["webhook_secret"] = json!(enrolled.webhook_secret);
+    Ok(answer)
 }
 
 async fn list_handlers(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {

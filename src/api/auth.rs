@@ -12,7 +12,6 @@ use super::extract::{read_body, state};
 use super::input::{Input, Required};
 use super::{Route, route};
 use crate::auth::{Principal, secrets};
-use crate::domain::vocabulary::Role;
 use crate::error::{Error, Result};
 use crate::store::directory;
 
@@ -134,14 +133,8 @@ async fn login(req: HttpRequest, body: super::extract::JsonBody) -> Result<HttpR
         return Err(Error::Unauthorized("unknown user or wrong password"));
     }
     let user = user.ok_or(Error::Unauthorized("unknown user or wrong password"))?;
-    let principal = match (user.role.parse::<Role>(), user.station_code) {
-        (Ok(Role::Admin), _) => Principal::Admin { user_id: user.id },
-        (Ok(Role::Staff), Some(station_code)) => Principal::Staff {
-            user_id: user.id,
-            station_code,
-        },
-        _ => return Err(Error::Unauthorized("this account cannot sign in")),
-    };
+    let principal =
+        Principal::of_user(user).ok_or(Error::Unauthorized("this account cannot sign in"))?;
     answer(state.tokens.issue(&principal)?)
 }
 

@@ -16,7 +16,7 @@ use crate::domain::vocabulary::{ContactMethod, Remedy};
 use crate::error::{Error, Result};
 use crate::store::complaints;
 use crate::store::events::Actor;
-use crate::store::negotiation::{self, NewProposal};
+use crate::store::negotiation::{self, NewProposal, ReportedSettlement};
 use crate::store::scope;
 use crate::views;
 
@@ -236,23 +236,16 @@ async fn settle(
     let recovered = input.cents("recovered_cents", Required);
     let note = input.text("note", Optional, NOTE_MAX);
     input.finish()?;
-    let now = state.now();
-    let outcome = json!({
-        "kind": "settlement",
-        "reported_by": "handler",
-        "remedy": remedy,
-        "recovered_cents": recovered,
-        "note": note,
-        "settled_at": views::time(&now.at),
-    });
-    let updated = complaints::transition(
+    let updated = negotiation::report_settlement(
         &state.db,
-        now,
+        state.now(),
         &Actor::from(&p),
         &case,
-        Action::ReportSettlement,
-        outcome.clone(),
-        |m, _| m.outcome = Set(Some(outcome.clone())),
+        ReportedSettlement {
+            remedy: Input::got(remedy, "remedy")?,
+            recovered_cents: Input::got(recovered, "recovered_cents")?,
+            note,
+        },
     )
     .await?;
     Ok(HttpResponse::Ok().json(views::complaint(&updated, &p)))

@@ -21,6 +21,10 @@ use actix_web::{FromRequest, Handler, Resource, Responder, web};
 
 use crate::error::Error;
 
+/// Enrolment as the admin API does it, for the command line's bootstrap.
+pub use admin::{enrol_handler, enrol_station};
+pub use partners::enrol_partner;
+
 /// One route of the API: the method and path openapi.yaml must describe, and
 /// how to mount it. The server mounts exactly this list.
 pub struct Route {

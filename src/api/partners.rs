@@ -10,6 +10,7 @@ use super::admin::NAME_MAX;
 use super::extract::{Auth, JsonBody, NoFields, Query, page, state};
 use super::input::{Input, Optional, Required};
 use super::{Route, route};
+use crate::app::AppState;
 use crate::auth::standing::partner_key;
 use crate::error::{Error, Result};
 use crate::store::audit::{self, Change};
@@ -36,8 +37,17 @@ fn quota(p: &entity::partner::Model) -> Value {
 
 async fn create(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpResponse> {
     p.require_admin()?;
-    let state = state(&req)?;
-    let mut input = Input::new(&body.value)?;
+    let partner = enrol_partner(&*state(&req)?, &Actor::from(&p), &body.value).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(partner))
+}
+
+/// Validates a partner's body, creates it with its quota and records the audit
+/// entry: the one way a partner is made, from the API and from the command line.
+/// The answer holds its secrets, shown only here.
+pub async fn enrol_partner(state: &AppState, actor: &Actor, body: &Value) -> Result<Value> {
+    let mut input = Input::new(body)?;
     let name = input.text("name", Required, NAME_MAX);
     let rate = input.integer("rate_per_second", Required, 1, RATE_MAX);
     let burst = input.integer("burst", Required, 1, BURST_MAX);
@@ -63,17 +73,15 @@ async fn create(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpR
         target_id: &partner.id,
         detail: json!({ "name": partner.name, "quota": quota(&partner), "callback_url": partner.callback_url }),
     };
-    audit::record(&txn, &Actor::from(&p), change).await?;
+    audit::record(&txn, actor, change).await?;
     txn.commit().await?;
-    let mut body = views::partner(&partner);
-    body["client_id"] = json!(credentials.client_id);
-    body["client_secret"] = json!(credentials.client_secret);
+    let mut answer = views::partner(&partner);
+    answer["client_id"] = json!(credentials.client_id);
+    answer["client_secret"] = json!(credentials.client_secret);
     if let Some(secret) = webhook_secret {
-        body["webhook_secret"] = json!(secret);
+        answer["webhook_secret"] = json!(secret);
     }
-    Ok(HttpResponse::Created()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(body))
+    Ok(answer)
 }
 
 async fn list(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {

@@ -75,4 +75,17 @@ impl Principal {
             _ => Err(Error::Forbidden("this route is for administrators")),
         }
     }
+
+    /// The principal a signed-in user acts as; `None` for an account that
+    /// cannot sign in (a staff account without a station).
+    pub fn of_user(user: entity::user::Model) -> Option<Principal> {
+        match (user.role.parse::<Role>(), user.station_code) {
+            (Ok(Role::Admin), _) => Some(Principal::Admin { user_id: user.id }),
+            (Ok(Role::Staff), Some(station_code)) => Some(Principal::Staff {
+                user_id: user.id,
+                station_code,
+            }),
+            _ => None,
+        }
+    }
 }

@@ -14,7 +14,7 @@ use super::complaints::{self, Record, transition_in, transition_with_records};
 use super::deadlines::caught_up;
 use super::events::Actor;
 use super::new_id;
-use crate::clock::Now;
+use crate::clock::{Now, beijing};
 use crate::domain::deadlines;
 use crate::domain::lifecycle::{Action, Status};
 use crate::domain::vocabulary::Remedy;
@@ -101,6 +101,42 @@ pub async fn propose(
     .await?;
     txn.commit().await?;
     Ok((updated, proposal))
+}
+
+/// A settlement the handler agreed with the consumer offline.
+pub struct ReportedSettlement {
+    pub remedy: Remedy,
+    pub recovered_cents: i64,
+    pub note: Option<String>,
+}
+
+/// The handler reports the case settled; it stands unless the consumer objects
+/// within the objection window.
+pub async fn report_settlement(
+    db: &DatabaseConnection,
+    now: Now<'_>,
+    actor: &Actor,
+    case: &complaint::Model,
+    settlement: ReportedSettlement,
+) -> Result<complaint::Model> {
+    let outcome = json!({
+        "kind": "settlement",
+        "reported_by": "handler",
+        "remedy": settlement.remedy,
+        "recovered_cents": settlement.recovered_cents,
+        "note": settlement.note,
+        "settled_at": beijing(&now.at),
+    });
+    super::complaints::transition(
+        db,
+        now,
+        actor,
+        case,
+        Action::ReportSettlement,
+        outcome.clone(),
+        |m, _| m.outcome = Set(Some(outcome.clone())),
+    )
+    .await
 }
 
 /// The consumer accepts (→ settled, recovering the proposal's amount) or

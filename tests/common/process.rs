@@ -1,9 +1,10 @@
 //! The real `odr-gateway` binary as a child process, for crash and
-//! multi-process tests.
+//! multi-process tests and the command line's own.
 
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Gateway {
@@ -36,10 +37,71 @@ fn command(dir: &Path, env: &[(String, String)], args: &[&str]) -> Command {
     cmd
 }
 
+/// Runs a one-off command (`migrate`, `admin …`) and returns how it ended.
+pub fn output(dir: &Path, env: &[(String, String)], args: &[&str]) -> Output {
+    command(dir, env, args).output().expect("run odr-gateway")
+}
+
+/// Waits until something accepts connections on `address`.
+pub fn wait_until_listening(address: &str) {
+    // Waiting for start-up, not for an effect: the deadline only stops a hang.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(address).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {address}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The binary started with arguments of the test's choosing (`serve --demo`,
+/// `--config FILE serve`), its stdout readable line by line; killed on drop.
+pub struct Spawned {
+    child: Child,
+    stdout: Option<BufReader<ChildStdout>>,
+}
+
+impl Spawned {
+    pub fn start(dir: &Path, env: &[(String, String)], args: &[&str]) -> Spawned {
+        let mut child = command(dir, env, args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn odr-gateway");
+        let stdout = child.stdout.take().map(BufReader::new);
+        Spawned { child, stdout }
+    }
+
+    /// The lines printed up to and including the first that starts with
+    /// `last`; the rest of the output is then drained so the pipe never fills.
+    pub fn lines_until(&mut self, last: &str) -> Vec<String> {
+        let mut stdout = self.stdout.take().expect("stdout not read yet");
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            let n = stdout.read_line(&mut line).expect("read stdout");
+            assert!(n > 0, "the output ended before {last:?}: {lines:#?}");
+            let line = line.trim_end().to_string();
+            let done = line.starts_with(last);
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        lines
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Gateway {
-    /// Runs a one-off command (`migrate`, `admin create-user …`) with the same setup.
+    /// Runs a one-off command (`migrate`, `admin create-user …`) that must succeed.
     pub fn run(dir: &Path, env: &[(String, String)], args: &[&str]) {
-        let out = command(dir, env, args).output().expect("run odr-gateway");
+        let out = output(dir, env, args);
         assert!(
             out.status.success(),
             "{args:?}: {}",
@@ -88,12 +150,7 @@ impl Gateway {
             .spawn()
             .expect("spawn odr-gateway");
         self.child = Some(child);
-        // Waiting for start-up, not for an effect: the deadline only stops a hang.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(&self.listen).is_err() {
-            assert!(Instant::now() < deadline, "the gateway did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until_listening(&self.listen);
     }
 
     pub fn base(&self) -> String {
