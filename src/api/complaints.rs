@@ -275,6 +275,7 @@ async fn consumer_response(
                 &case,
                 Action::ConsumerObject,
                 payload,
+                complaints::unguarded,
                 |_, _| {},
             )
             .await?
@@ -287,6 +288,7 @@ async fn consumer_response(
                 &case,
                 Action::ConsumerEscalate,
                 payload,
+                complaints::unguarded,
                 |_, _| {},
             )
             .await?
@@ -314,6 +316,7 @@ async fn withdraw(
         &case,
         Action::Withdraw,
         json!({ "reason": reason }),
+        complaints::unguarded,
         |_, _| {},
     )
     .await?;

@@ -53,6 +53,7 @@ async fn deliver_on_read(
         &case,
         Action::Deliver,
         json!({ "via": "inbox" }),
+        complaints::unguarded,
         |m, _| m.received_at = Set(Some(now.at)),
     )
     .await;
@@ -137,6 +138,7 @@ async fn noted(
         &case,
         action,
         json!({ field: note }),
+        complaints::unguarded,
         |_, _| {},
     )
     .await?;
@@ -189,6 +191,7 @@ async fn contact(
             "note": note,
             "at": views::time(&at.unwrap_or(now.at)),
         }),
+        complaints::unguarded,
         |_, _| {},
     )
     .await?;
@@ -252,6 +255,7 @@ async fn settle(
         &case,
         Action::ReportSettlement,
         outcome.clone(),
+        complaints::unguarded,
         |m, _| m.outcome = Set(Some(outcome.clone())),
     )
     .await?;

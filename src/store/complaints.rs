@@ -232,11 +232,25 @@ pub fn status_of(case: &complaint::Model) -> Result<Status> {
 /// How often [`transition`] re-reads a case that changed under it.
 const CONCURRENT_RETRIES: usize = 3;
 
-/// Runs `action` on `case` through the lifecycle table in its own transaction.
-/// When the case changed meanwhile (a worker delivered it, another request
-/// moved it), it is read again and the table asked again, a few times, so a
-/// request that is still valid does not fail for a race. `edit` gets the case
-/// as it stands. See [`transition_in`].
+/// A check beyond the lifecycle table that a step makes on the case as it
+/// stands (initial feedback only once, only the claimant acts, …).
+/// [`transition`] runs it against every fresh read of the case, so a change
+/// that lands between the read and the write cannot slip past it.
+pub trait Guard: Fn(&complaint::Model) -> Result<()> {}
+impl<F: Fn(&complaint::Model) -> Result<()>> Guard for F {}
+
+/// The guard of a step that the lifecycle table alone decides.
+pub fn unguarded(_: &complaint::Model) -> Result<()> {
+    Ok(())
+}
+
+/// Runs `action` on `case` through `guard` and the lifecycle table in its own
+/// transaction. When the case changed meanwhile (a worker delivered it,
+/// another request moved it), it is read again and the guard and the table
+/// asked again, a few times, so a request that is still valid does not fail
+/// for a race and one that no longer is fails as if it came second. `edit`
+/// gets the case as it stands. See [`transition_in`].
+#[allow(clippy::too_many_arguments)]
 pub async fn transition(
     db: &DatabaseConnection,
     now: Now<'_>,
@@ -244,10 +258,12 @@ pub async fn transition(
     case: &complaint::Model,
     action: Action,
     payload: Value,
+    guard: impl Guard,
     edit: impl Fn(&mut complaint::ActiveModel, &complaint::Model),
 ) -> Result<complaint::Model> {
     let mut current = case.clone();
     for attempt in 0.. {
+        guard(&current)?;
         let txn = db.begin().await?;
         let result = transition_in(&txn, now, actor, &current, action, payload.clone(), |m| {
             edit(m, &current)
