@@ -6,6 +6,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::routing::Route;
+
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
@@ -276,6 +278,17 @@ impl fmt::Display for Refused {
 
 impl std::error::Error for Refused {}
 
+/// The table's first row, where a case enters it: intake puts a case that
+/// routing gave to a handler in `routed`, and one that routing sent straight
+/// to a station's queue in `escalated` with routing's reason (`not_enrolled`,
+/// `odr_declined`, `handler_suspended`: reasons no later action can give).
+pub fn initial(route: &Route) -> (Status, Option<EscalationReason>) {
+    match route {
+        Route::Handler { .. } => (Status::Routed, None),
+        Route::Station { reason, .. } => (Status::Escalated, Some(*reason)),
+    }
+}
+
 /// The whole lifecycle: the status after `action`, or `None` where it is not drawn.
 fn table(from: Status, action: Action) -> Option<Status> {
     use Action as A;
@@ -438,6 +451,24 @@ mod tests {
                     "{from} --{}-->",
                     action.name()
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn intake_routes_to_a_handler_or_escalates_with_routings_reason() {
+        let handler = Route::Handler {
+            handler_id: "h".into(),
+            station_code: "QJ-DC".into(),
+        };
+        assert_eq!(initial(&handler), (S::Routed, None));
+        for reason in [R::NotEnrolled, R::OdrDeclined, R::HandlerSuspended] {
+            for station_code in [Some("QJ".to_string()), None] {
+                let route = Route::Station {
+                    reason,
+                    station_code,
+                };
+                assert_eq!(initial(&route), (S::Escalated, Some(reason)));
             }
         }
     }

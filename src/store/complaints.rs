@@ -93,15 +93,16 @@ pub async fn intake(
     {
         *station = directory::sole_root_station(db).await?;
     }
-    let (status, handler_id, station_code, reason) = match route {
+    let (status, reason) = lifecycle::initial(&route);
+    let (handler_id, station_code) = match route {
         Route::Handler {
             handler_id,
             station_code,
-        } => (Status::Routed, Some(handler_id), station_code, None),
+        } => (Some(handler_id), station_code),
         Route::Station {
-            reason,
             station_code: Some(code),
-        } => (Status::Escalated, None, code, Some(reason)),
+            ..
+        } => (None, code),
         Route::Station {
             station_code: None, ..
         } => {
