@@ -13,7 +13,6 @@ use super::input::{Input, Optional, Required};
 use super::{Route, route};
 use crate::auth::Principal;
 use crate::domain::credit_code::CreditCode;
-use crate::domain::deadlines;
 use crate::domain::lifecycle::{Action, Status};
 use crate::domain::phone::Phone;
 use crate::domain::vocabulary::{Category, ConsumerDecision, Problem};
@@ -249,25 +248,8 @@ async fn consumer_response(
             .await?
         }
         ConsumerDecision::Object => {
-            let by_handler = case
-                .outcome
-                .as_ref()
-                .and_then(|o| o.get("reported_by"))
-                .and_then(Value::as_str)
-                == Some("handler");
-            if complaints::status_of(&case)? == Status::Settled {
-                if !by_handler {
-                    return Err(Error::conflict(
-                        "the consumer accepted this settlement; only a settlement reported by the handler can be objected to",
-                    ));
-                }
-                let deadlines = complaints::deadlines_of(&case)?;
-                if !deadlines::objection_open(&deadlines, now.at) {
-                    return Err(Error::conflict(
-                        "the objection window has closed; the reported settlement stands",
-                    ));
-                }
-            }
+            // Only a settlement the handler reported, inside its objection
+            // window: the lifecycle table decides (store::complaints::position_of).
             complaints::transition(
                 &state.db,
                 now,

@@ -14,7 +14,7 @@ use super::events::{self, Actor, NewEvent};
 use super::{directory, new_id, outbox};
 use crate::clock::Now;
 use crate::domain::deadlines::{self, Deadlines};
-use crate::domain::lifecycle::{self, Action, EscalationReason, Status};
+use crate::domain::lifecycle::{self, Action, EscalationReason, Position, Status};
 use crate::domain::routing::{self, Route};
 use crate::error::{Error, Result};
 
@@ -230,6 +230,24 @@ pub fn status_of(case: &complaint::Model) -> Result<Status> {
     })
 }
 
+/// Where `case` stands in the lifecycle at business time `now`: a settled
+/// case's settlement stands unless the handler reported it and the
+/// consumer's objection window is still open.
+pub fn position_of(case: &complaint::Model, now: DateTime<Utc>) -> Result<Position> {
+    let status = status_of(case)?;
+    if status != Status::Settled {
+        return Ok(status.into());
+    }
+    let reported_by_handler = case
+        .outcome
+        .as_ref()
+        .and_then(|o| o.get("reported_by"))
+        .and_then(Value::as_str)
+        == Some("handler");
+    let open = reported_by_handler && deadlines::objection_open(&deadlines_of(case)?, now);
+    Ok(Position::settled(!open))
+}
+
 /// How often [`transition`] re-reads a case that changed under it.
 const CONCURRENT_RETRIES: usize = 3;
 
@@ -262,13 +280,47 @@ pub async fn transition(
     guard: impl Guard,
     edit: impl Fn(&mut complaint::ActiveModel, &complaint::Model),
 ) -> Result<complaint::Model> {
+    transition_recording(
+        db,
+        now,
+        actor,
+        case,
+        action,
+        payload,
+        Vec::new(),
+        guard,
+        edit,
+    )
+    .await
+}
+
+/// [`transition`], appending `records` after the transition's own event.
+#[allow(clippy::too_many_arguments)]
+pub async fn transition_recording(
+    db: &DatabaseConnection,
+    now: Now<'_>,
+    actor: &Actor,
+    case: &complaint::Model,
+    action: Action,
+    payload: Value,
+    records: Vec<Record>,
+    guard: impl Guard,
+    edit: impl Fn(&mut complaint::ActiveModel, &complaint::Model),
+) -> Result<complaint::Model> {
     let mut current = case.clone();
     for attempt in 0.. {
         guard(&current)?;
         let txn = db.begin().await?;
-        let result = transition_in(&txn, now, actor, &current, action, payload.clone(), |m| {
-            edit(m, &current)
-        })
+        let result = transition_with_records(
+            &txn,
+            now,
+            actor,
+            &current,
+            action,
+            payload.clone(),
+            records.clone(),
+            |m| edit(m, &current),
+        )
         .await;
         match result {
             Ok(updated) => {
@@ -302,7 +354,9 @@ pub async fn transition_in(
 }
 
 /// An event recorded beside a transition, in the same case-file write
-/// (the disclosure of contact details that comes with an acknowledgement).
+/// (the disclosure of contact details that comes with an acknowledgement,
+/// the notice that comes with terminating a mediation).
+#[derive(Debug, Clone)]
 pub struct Record {
     pub kind: &'static str,
     pub payload: Value,
@@ -321,7 +375,7 @@ pub async fn transition_with_records(
     edit: impl FnOnce(&mut complaint::ActiveModel),
 ) -> Result<complaint::Model> {
     let from = status_of(case)?;
-    let to = lifecycle::next(from, action)?;
+    let to = lifecycle::next(position_of(case, now.at)?, action)?;
     let clock = now;
     let now = clock.at;
     let mut model = case.clone().into_active_model();

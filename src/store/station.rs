@@ -6,7 +6,7 @@ use entity::complaint;
 use sea_orm::{ActiveValue::Set, DatabaseConnection};
 use serde_json::{Value, json};
 
-use super::complaints;
+use super::complaints::{self, Record};
 use super::events::Actor;
 use crate::clock::Now;
 use crate::clock::beijing;
@@ -171,16 +171,22 @@ pub async fn act(
                 "closed_at": at,
                 "closed_by": by,
             });
+            // SPEC §4: a terminated mediation leaves its notice in the case file.
+            let notice = (result == CloseResult::MediationTerminated).then(|| Record {
+                kind: "termination_notice",
+                payload: json!({ "notice": note }),
+            });
             let edit = |m: &mut complaint::ActiveModel, current: &complaint::Model| {
                 m.outcome = Set(Some(merged(current, &fields)))
             };
-            complaints::transition(
+            complaints::transition_recording(
                 db,
                 now,
                 actor,
                 case,
                 Action::Close,
                 fields.clone(),
+                notice.into_iter().collect(),
                 held,
                 edit,
             )
