@@ -290,6 +290,7 @@ on_both_databases!(
             "in-flight",
             &hash,
             chrono::Utc::now(),
+            chrono::Duration::seconds(30),
         )
         .await
         .unwrap();

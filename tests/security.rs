@@ -327,17 +327,102 @@ on_both_databases!(
     }
 );
 
+/// Everything the gateway logs in this test binary, for the access-log check.
+fn captured_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    use std::sync::{Arc, Mutex, OnceLock};
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        struct Sink(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Sink {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_writer(move || Sink(sink.clone()))
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .try_init();
+        logs
+    })
+    .clone()
+}
+
+async fn server_errors(app: &TestApp) -> u64 {
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    let text = text.text().await.unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("odr_http_requests_total{class=\"5xx\"}"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// The rows of `idempotency_keys`: (key, response_status).
+async fn idempotency_rows(db: &sea_orm::DatabaseConnection) -> Vec<(String, Option<i32>)> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT key, response_status FROM idempotency_keys",
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| {
+            (
+                r.try_get("", "key").unwrap(),
+                r.try_get("", "response_status").unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// An intake POST with an `Idempotency-Key`.
+async fn keyed_intake(app: &TestApp, token: &str, key: &str, body: &Value) -> Answer {
+    let res = app
+        .client
+        .post(format!("{}/v1/complaints", app.base))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let (status, headers) = (res.status(), res.headers().clone());
+    let text = res.text().await.unwrap();
+    Answer {
+        status,
+        headers,
+        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    }
+}
+
 /// SQLite only: another connection holding the write lock makes the
-/// gateway's insert wait longer than the request may take.
+/// gateway's writes wait longer than the request may take. The 503 is an
+/// answer like any other (RateLimit headers, request id, metrics, access
+/// log), and the idempotency key it held is free for the retry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_that_outlives_its_timeout_answers_503_and_writes_nothing() {
     use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+    let logs = captured_logs();
     let app = common::spawn(common::Backend::Sqlite, |c: &mut Config| {
         c.request_timeout_seconds = 1;
     })
     .await
     .expect("sqlite app");
     let w = world(&app).await;
+    let errors_before = server_errors(&app).await;
     let db = Database::connect(&app.database_url).await.unwrap();
     let lock = db.begin().await.unwrap();
     lock.execute_unprepared("UPDATE stations SET name = name")
@@ -345,13 +430,27 @@ async fn a_request_that_outlives_its_timeout_answers_503_and_writes_nothing() {
         .unwrap();
     let body = common::intake(&w.merchant_code);
     let external_ref = body["external_ref"].as_str().unwrap().to_string();
-    let answer = app.post("/v1/complaints", &w.partner, body).await;
+    let answer = keyed_intake(&app, &w.partner, "slow-1", &body).await;
     assert_eq!(answer.status, 503, "{}", answer.body);
     assert_eq!(
         answer.body["type"],
         "urn:odr-gateway:problem:request-timeout"
     );
+    assert_eq!(
+        header(&answer, "ratelimit-policy"),
+        "\"partner\";q=100000;w=10"
+    );
+    assert!(header(&answer, "ratelimit").starts_with("\"partner\";r="));
+    let request_id = header(&answer, "x-request-id");
     lock.rollback().await.unwrap();
+    assert_eq!(server_errors(&app).await, errors_before + 1);
+    let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(
+        logged
+            .lines()
+            .any(|l| l.contains(&request_id) && l.contains("answered") && l.contains("status=503")),
+        "no access log line for {request_id}"
+    );
     let found = app
         .get(
             &format!("/v1/complaints?external_ref={external_ref}"),
@@ -360,4 +459,42 @@ async fn a_request_that_outlives_its_timeout_answers_503_and_writes_nothing() {
         .await
         .expect(200);
     assert!(found["items"].as_array().unwrap().is_empty(), "{found}");
+    // The retry with the same key is taken in, not refused as in flight.
+    let retry = keyed_intake(&app, &w.partner, "slow-1", &body).await;
+    assert_eq!(retry.status, 201, "{}", retry.body);
+    assert!(retry.headers.get("idempotent-replayed").is_none());
+    assert_eq!(
+        idempotency_rows(&db).await,
+        vec![("slow-1".to_string(), Some(201))],
+        "no unanswered claim is left"
+    );
+}
+
+/// PostgreSQL only (skipped without DATABASE_URL): the key is claimed, then
+/// the complaint's insert waits on a table lock past the timeout. The 503
+/// frees the key before it is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_intake_that_times_out_after_claiming_its_key_frees_it() {
+    use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+    let Some(app) = common::spawn(common::Backend::Postgres, |c: &mut Config| {
+        c.request_timeout_seconds = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    let w = world(&app).await;
+    let db = Database::connect(&app.database_url).await.unwrap();
+    let lock = db.begin().await.unwrap();
+    lock.execute_unprepared("LOCK TABLE complaints IN EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let body = common::intake(&w.merchant_code);
+    let answer = keyed_intake(&app, &w.partner, "slow-2", &body).await;
+    assert_eq!(answer.status, 503, "{}", answer.body);
+    assert!(idempotency_rows(&db).await.is_empty(), "the key was freed");
+    lock.rollback().await.unwrap();
+    let retry = keyed_intake(&app, &w.partner, "slow-2", &body).await;
+    assert_eq!(retry.status, 201, "{}", retry.body);
+    assert!(retry.headers.get("idempotent-replayed").is_none());
 }

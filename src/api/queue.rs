@@ -6,6 +6,7 @@ use entity::complaint;
 use sea_orm::{ColumnTrait, QueryFilter};
 
 use super::extract::{Auth, JsonBody, NoFields, Query, page, state};
+use super::guard::Callers;
 use super::input::{Input, Optional, Required};
 use super::{Route, route};
 use crate::auth::Principal;
@@ -19,13 +20,28 @@ use crate::views;
 
 pub fn routes() -> Vec<Route> {
     vec![
-        route(Method::GET, "/v1/queue", list),
-        route(Method::GET, "/v1/queue/{id}", get),
-        route(Method::POST, "/v1/queue/{id}/claim", claim),
-        route(Method::POST, "/v1/queue/{id}/release", release),
-        route(Method::POST, "/v1/queue/{id}/decision", decision),
-        route(Method::POST, "/v1/queue/{id}/feedback", feedback),
-        route(Method::POST, "/v1/queue/{id}/close", close),
+        route(Method::GET, "/v1/queue", Callers::STAFF, list),
+        route(Method::GET, "/v1/queue/{id}", Callers::STAFF, get),
+        route(Method::POST, "/v1/queue/{id}/claim", Callers::STAFF, claim),
+        route(
+            Method::POST,
+            "/v1/queue/{id}/release",
+            Callers::STAFF,
+            release,
+        ),
+        route(
+            Method::POST,
+            "/v1/queue/{id}/decision",
+            Callers::STAFF,
+            decision,
+        ),
+        route(
+            Method::POST,
+            "/v1/queue/{id}/feedback",
+            Callers::STAFF,
+            feedback,
+        ),
+        route(Method::POST, "/v1/queue/{id}/close", Callers::STAFF, close),
     ]
 }
 
