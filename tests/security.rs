@@ -125,6 +125,65 @@ on_both_databases!(
     }
 );
 
+/// A failed sign-in, as sent through a proxy that says it came from `forwarded_for`.
+async fn login_via(app: &TestApp, forwarded_for: Option<&str>) -> u16 {
+    let mut req = app
+        .client
+        .post(format!("{}/v1/auth/login", app.base))
+        .json(&json!({"username": "admin", "password": "wrong-password"}));
+    if let Some(hops) = forwarded_for {
+        req = req.header("x-forwarded-for", hops);
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
+on_both_databases!(
+    a_forwarded_for_header_is_ignored_unless_the_peer_is_a_trusted_proxy,
+    config = |c: &mut Config| {
+        c.limits.login_rate_per_second = 1;
+        c.limits.login_burst = 3;
+    },
+    |app: TestApp| async move {
+        // The harness's own sign-in took one; each new header must not buy more.
+        assert_eq!(login_via(&app, Some("203.0.113.1")).await, 401);
+        assert_eq!(login_via(&app, Some("203.0.113.2")).await, 401);
+        assert_eq!(login_via(&app, Some("203.0.113.3")).await, 429);
+        assert_eq!(login_via(&app, None).await, 429);
+    }
+);
+
+on_both_databases!(
+    behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket,
+    config = |c: &mut Config| {
+        c.limits.login_rate_per_second = 1;
+        c.limits.login_burst = 2;
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
+    },
+    |app: TestApp| async move {
+        for _ in 0..2 {
+            assert_eq!(login_via(&app, Some("203.0.113.5")).await, 401);
+        }
+        assert_eq!(login_via(&app, Some("203.0.113.5")).await, 429);
+        // A client writing its own hop to the left is still keyed by the hop
+        // the proxy saw; trusted hops to the right are skipped.
+        assert_eq!(
+            login_via(&app, Some("198.51.100.1, 203.0.113.5")).await,
+            429
+        );
+        assert_eq!(login_via(&app, Some("203.0.113.5, 10.0.0.7")).await, 429);
+        // Another client behind the same proxy is not slowed.
+        assert_eq!(login_via(&app, Some("203.0.113.6")).await, 401);
+        assert_eq!(login_via(&app, Some("203.0.113.6, 10.0.0.7")).await, 401);
+        assert_eq!(login_via(&app, Some("203.0.113.6")).await, 429);
+        // IPv6 clients are keyed by their /64.
+        for _ in 0..2 {
+            assert_eq!(login_via(&app, Some("2001:db8:1:2::1")).await, 401);
+        }
+        assert_eq!(login_via(&app, Some("2001:db8:1:2::beef")).await, 429);
+        assert_eq!(login_via(&app, Some("2001:db8:1:3::1")).await, 401);
+    }
+);
+
 on_both_databases!(
     handlers_staff_and_admins_share_the_configured_client_limit,
     config = |c: &mut Config| {

@@ -15,6 +15,7 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest, ResponseError, web};
 
+use super::client_ip;
 use super::extract::caller;
 use super::ratelimit::{Outcome, Policy};
 use crate::app::AppState;
@@ -61,16 +62,19 @@ async fn limit_of(
 ) -> Result<Option<(String, Policy)>, Error> {
     let limits = &state.config.limits;
     if TOKEN_ROUTES.contains(&req.path()) {
-        let ip = req
-            .peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default();
+        let forwarded_for: Vec<String> = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        let peer = req.peer_addr().map(|a| a.ip());
+        let ip = client_ip::client(peer, &forwarded_for, &state.config.trusted_proxies);
         let policy = Policy {
             name: "token",
             rate: limits.login_rate_per_second,
             burst: limits.login_burst,
         };
-        return Ok(Some((format!("ip:{ip}"), policy)));
+        return Ok(Some((client_ip::bucket_key(ip), policy)));
     }
     let Some(token) = bearer(req) else {
         return Ok(None);

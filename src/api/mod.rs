@@ -2,6 +2,7 @@
 
 mod admin;
 mod auth;
+mod client_ip;
 mod complaints;
 mod deliveries;
 mod extensions;
