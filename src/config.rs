@@ -2,8 +2,9 @@
 //! `ODR_*` environment variables (`__` separates nested keys). Plain
 //! `DATABASE_URL` is honoured too, below `ODR_DATABASE_URL`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use figment::Figment;
@@ -41,6 +42,11 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// A request still unanswered after this many seconds is answered 503.
     pub request_timeout_seconds: u64,
+    /// Reverse proxies (addresses or CIDR blocks) whose `X-Forwarded-For` is
+    /// believed for the client's address; "10.0.0.0/8,::1" in the environment.
+    /// Empty: the connection's peer is the client.
+    #[serde(deserialize_with = "cidr_list")]
+    pub trusted_proxies: Vec<Cidr>,
     pub limits: LimitsConfig,
     pub delivery: DeliveryConfig,
     pub deadlines: DeadlineConfig,
@@ -115,6 +121,7 @@ impl Default for Config {
             default_station: None,
             max_body_bytes: 64 * 1024,
             request_timeout_seconds: 30,
+            trusted_proxies: Vec::new(),
             limits: LimitsConfig {
                 client_rate_per_second: 20,
                 client_burst: 50,
@@ -334,6 +341,105 @@ impl Config {
     }
 }
 
+/// An IP address block: `10.0.0.0/8`, `2001:db8::/32`, or one address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Whether `ip` lies in the block (an IPv4-mapped IPv6 address counts as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        ip.is_ipv4() == self.network.is_ipv4() && truncate(ip, self.prefix) == self.network
+    }
+}
+
+/// `ip` with every bit after the first `prefix` cleared.
+pub fn truncate(ip: IpAddr, prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(prefix).min(32))
+                .unwrap_or(0);
+            IpAddr::V4(Ipv4Addr::from(u32::from(v4) & mask))
+        }
+        IpAddr::V6(v6) => {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(prefix).min(128))
+                .unwrap_or(0);
+            IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask))
+        }
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Cidr, String> {
+        let text = text.trim();
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let network = address
+            .parse::<IpAddr>()
+            .map_err(|_| format!("{text:?} is not an IP address or CIDR block"))?
+            .to_canonical();
+        let bits = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => bits,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= bits)
+                .ok_or_else(|| format!("{text:?} has a prefix length outside 0..={bits}"))?,
+        };
+        if truncate(network, prefix) != network {
+            return Err(format!(
+                "{text:?} has address bits set beyond its /{prefix} prefix"
+            ));
+        }
+        Ok(Cidr { network, prefix })
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
+    }
+}
+
+impl Serialize for Cidr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Accepts `["10.0.0.0/8", "::1"]` (TOML) or `"10.0.0.0/8,::1"` (environment).
+fn cidr_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Cidr>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<String>),
+        Text(String),
+    }
+    let parts: Vec<String> = match Raw::deserialize(d)? {
+        Raw::List(list) => list,
+        Raw::Text(text) => text
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(str::to_string)
+            .collect(),
+    };
+    parts
+        .iter()
+        .map(|p| p.parse::<Cidr>())
+        .collect::<Result<_, _>>()
+        .map_err(|why| serde::de::Error::custom(format!("trusted_proxies: {why}")))
+}
+
 /// Accepts `[0, 5, 300]` (TOML) or `"0,5,300"` (environment).
 fn seconds_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
     #[derive(Deserialize)]
@@ -410,6 +516,60 @@ mod tests {
             assert!(err.contains("jwt_secret"), "{err}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn trusted_proxies_parse_from_a_file_or_the_environment_and_bad_ones_stop_start_up() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            assert!(
+                Config::load(None)
+                    .expect("loads")
+                    .trusted_proxies
+                    .is_empty()
+            );
+            jail.create_file("gw.toml", "trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n")?;
+            let config = Config::load(Some(Path::new("gw.toml"))).expect("loads");
+            let shown: Vec<String> = config
+                .trusted_proxies
+                .iter()
+                .map(|c| c.to_string())
+                .collect();
+            assert_eq!(shown, ["10.0.0.0/8", "::1/128"]);
+            jail.set_env("ODR_TRUSTED_PROXIES", "192.168.1.1, 2001:db8::/32");
+            let config = Config::load(Some(Path::new("gw.toml"))).expect("loads");
+            let shown: Vec<String> = config
+                .trusted_proxies
+                .iter()
+                .map(|c| c.to_string())
+                .collect();
+            assert_eq!(shown, ["192.168.1.1/32", "2001:db8::/32"]);
+            for bad in ["10.0.0.0/33", "proxy.example", "10.0.0.1/8", "10.0.0.0/x"] {
+                jail.set_env("ODR_TRUSTED_PROXIES", bad);
+                let err = Config::load(None).unwrap_err().to_string();
+                assert!(
+                    err.contains("trusted_proxies") && err.contains(bad),
+                    "{bad}: {err}"
+                );
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn cidr_blocks_contain_their_addresses() {
+        let net: Cidr = "10.0.0.0/8".parse().unwrap();
+        assert!(net.contains("10.255.0.1".parse().unwrap()));
+        assert!(net.contains("::ffff:10.1.1.1".parse().unwrap()));
+        assert!(!net.contains("11.0.0.1".parse().unwrap()));
+        assert!(!net.contains("::a00:1".parse().unwrap()));
+        let all: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("203.0.113.1".parse().unwrap()));
+        let v6: Cidr = "2001:db8::/32".parse().unwrap();
+        assert!(v6.contains("2001:db8:ffff::1".parse().unwrap()));
+        assert!(!v6.contains("2001:db9::1".parse().unwrap()));
+        let one: Cidr = "::1".parse().unwrap();
+        assert!(one.contains("::1".parse().unwrap()) && !one.contains("::2".parse().unwrap()));
     }
 
     #[test]

@@ -349,6 +349,7 @@ impl DemoCases<'_> {
             &case,
             action,
             payload,
+            complaints::unguarded,
             |m, _| {
                 if action == Action::Deliver {
                     m.received_at = Set(Some(now.at))

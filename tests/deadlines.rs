@@ -553,6 +553,7 @@ async fn reopen(app: &TestApp, case: &str, at: &str) {
         &closed,
         Action::Reopen,
         json!({"satisfaction": "dissatisfied"}),
+        complaints::unguarded,
         |_, _| {},
     )
     .await

@@ -500,3 +500,198 @@ on_both_databases!(an_extension_is_asked_once, |app: TestApp| async move {
     assert_eq!(twice.status, 409);
     assert_eq!(twice.body["existing_id"], ext["id"]);
 });
+
+/// A case of `w.partner` brought over HTTP to `status` (one the partner can
+/// reach: everything but `reopened`, which only a follow-up makes).
+async fn case_at(app: &TestApp, w: &World, status: &str) -> String {
+    let queue = |case: String, steps: &'static [(&'static str, &'static str)]| async move {
+        for (action, body) in steps {
+            let body: Value = serde_json::from_str(body).unwrap();
+            app.post(&format!("/v1/queue/{case}/{action}"), &w.dc_staff, body)
+                .await
+                .expect(200);
+        }
+        case
+    };
+    let inbox = |case: String, action: &'static str, body: Value| async move {
+        app.post(&format!("/v1/inbox/{case}/{action}"), &w.merchant, body)
+            .await
+            .expect(if action == "proposals" { 201 } else { 200 });
+        case
+    };
+    let escalated = || async { id(&submit(app, w, &w.unenrolled_code).await) };
+    let case = match status {
+        "routed" => id(&submit(app, w, &w.merchant_code).await),
+        "delivered" => common::delivered(app, w).await,
+        "acknowledged" => acknowledged(app, w).await,
+        "negotiating" => {
+            let body = json!({"remedy": "refund", "amount_cents": 1000});
+            inbox(acknowledged(app, w).await, "proposals", body).await
+        }
+        "settled" => {
+            let body = json!({"remedy": "refund", "recovered_cents": 1000});
+            inbox(acknowledged(app, w).await, "settle", body).await
+        }
+        "escalated" => id(&submit(app, w, &w.unenrolled_code).await),
+        "claimed" => queue(escalated().await, &[("claim", "{}")]).await,
+        "accepted" => {
+            let steps = &[("claim", "{}"), ("decision", r#"{"accept": true}"#)];
+            queue(escalated().await, steps).await
+        }
+        "closed" => {
+            let steps = &[
+                ("claim", "{}"),
+                ("decision", r#"{"accept": true}"#),
+                ("close", r#"{"result": "mediated", "note": "调解成功"}"#),
+            ];
+            queue(escalated().await, steps).await
+        }
+        "withdrawn" => {
+            let case = id(&submit(app, w, &w.merchant_code).await);
+            withdraw(app, w, &case).await.expect(200);
+            case
+        }
+        other => panic!("no way to {other}"),
+    };
+    let now = app
+        .get(&format!("/v1/complaints/{case}"), &w.partner)
+        .await
+        .expect(200);
+    assert_eq!(now["status"], status);
+    case
+}
+
+async fn withdraw(app: &TestApp, w: &World, case: &str) -> common::Answer {
+    app.post(
+        &format!("/v1/complaints/{case}/withdraw"),
+        &w.partner,
+        json!({"reason": "消费者撤回"}),
+    )
+    .await
+}
+
+on_both_databases!(
+    the_consumer_withdraws_from_every_open_status_and_from_no_final_one,
+    |app: TestApp| async move {
+        let w = world(&app).await;
+        for status in [
+            "routed",
+            "delivered",
+            "acknowledged",
+            "negotiating",
+            "settled",
+            "escalated",
+            "claimed",
+            "accepted",
+        ] {
+            let case = case_at(&app, &w, status).await;
+            let answer = withdraw(&app, &w, &case).await;
+            assert_eq!(answer.status, 200, "from {status}: {}", answer.body);
+            assert_eq!(answer.body["status"], "withdrawn", "from {status}");
+            let kinds = event_kinds(&app, &w.partner, &case).await;
+            assert_eq!(kinds.last().map(String::as_str), Some("withdraw"));
+        }
+        for status in ["closed", "withdrawn"] {
+            let case = case_at(&app, &w, status).await;
+            let before = event_kinds(&app, &w.partner, &case).await;
+            let answer = withdraw(&app, &w, &case).await;
+            assert_eq!(answer.status, 409, "from {status}: {}", answer.body);
+            assert_eq!(answer.body["current_status"], status);
+            assert!(
+                !answer.body["allowed"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!("withdraw"))
+            );
+            assert_eq!(event_kinds(&app, &w.partner, &case).await, before);
+        }
+    }
+);
+
+on_both_databases!(
+    a_settlement_withdrawable_in_its_objection_window_stands_after_it,
+    |app: TestApp| async move {
+        let w = world(&app).await;
+        // Reported by the handler on Monday 03-02: the window ends at 03-06 00:00.
+        let inside = case_at(&app, &w, "settled").await;
+        let standing = case_at(&app, &w, "settled").await;
+        withdraw(&app, &w, &inside).await.expect(200);
+        // One the consumer accepted stands at once.
+        let accepted = case_at(&app, &w, "negotiating").await;
+        app.post(
+            &format!("/v1/complaints/{accepted}/consumer-response"),
+            &w.partner,
+            json!({"decision": "accept"}),
+        )
+        .await
+        .expect(200);
+        app.set_clock("2026-03-06T00:00:00+08:00").await;
+        let kinds = event_kinds(&app, &w.partner, &standing).await;
+        assert_eq!(kinds.last().map(String::as_str), Some("settlement_final"));
+        for case in [&standing, &accepted] {
+            let refused = withdraw(&app, &w, case).await;
+            assert_eq!(refused.status, 409, "{}", refused.body);
+            assert_eq!(refused.body["current_status"], "settled");
+            assert_eq!(refused.body["allowed"], json!(["reopen"]));
+            assert!(
+                refused.body["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("settlement stands"),
+                "{}",
+                refused.body
+            );
+            let now = app
+                .get(&format!("/v1/complaints/{case}"), &w.partner)
+                .await
+                .expect(200);
+            assert_eq!(now["status"], "settled");
+        }
+    }
+);
+
+on_both_databases!(
+    each_closing_result_keeps_its_amount_and_note_in_the_case_file,
+    |app: TestApp| async move {
+        let w = world(&app).await;
+        for (result, recovered) in [
+            ("mediated", 80000),
+            ("mediation_terminated", 0),
+            ("referred_for_investigation", 12000),
+        ] {
+            let case = case_at(&app, &w, "accepted").await;
+            let note = format!("结案反馈：{result}");
+            let closed = app
+                .post(
+                    &format!("/v1/queue/{case}/close"),
+                    &w.dc_staff,
+                    json!({"result": result, "recovered_cents": recovered, "note": note}),
+                )
+                .await
+                .expect(200);
+            assert_eq!(closed["status"], "closed");
+            assert_eq!(closed["outcome"]["result"], result);
+            assert_eq!(closed["outcome"]["recovered_cents"], recovered);
+            assert_eq!(closed["outcome"]["closing_note"], note.as_str());
+            let file = app
+                .get(&format!("/v1/complaints/{case}/events"), &w.dc_staff)
+                .await
+                .expect(200);
+            let events = file["items"].as_array().unwrap();
+            let close = events.iter().position(|e| e["kind"] == "close").unwrap();
+            let payload = &events[close]["payload"];
+            assert_eq!(payload["result"], result);
+            assert_eq!(payload["recovered_cents"], recovered);
+            assert_eq!(payload["closing_note"], note.as_str());
+            let after: Vec<&Value> = events[close + 1..].iter().collect();
+            if result == "mediation_terminated" {
+                assert_eq!(after.len(), 1, "{file}");
+                assert_eq!(after[0]["kind"], "termination_notice");
+                assert_eq!(after[0]["payload"]["notice"], note.as_str());
+                assert_eq!(after[0]["actor"]["kind"], "staff");
+            } else {
+                assert!(after.is_empty(), "{file}");
+            }
+        }
+    }
+);

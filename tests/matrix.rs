@@ -6,6 +6,8 @@
 
 mod common;
 
+use std::collections::BTreeSet;
+
 use common::{TestApp, id, intake, world};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -281,8 +283,10 @@ on_both_databases!(
             ),
             (Method::DELETE, format!("/v1/partners/{spare}"), ADMIN),
         ];
-        // The matrix covers every route the server mounts that takes a token.
-        let mounted: Vec<(String, String)> = odr_gateway::api::routes()
+        // The matrix covers exactly the routes the server mounts that take a
+        // token: the same (method, path template) pairs, so a renamed or
+        // added route cannot hide behind an equal count.
+        let mounted: BTreeSet<(String, String)> = odr_gateway::api::routes()
             .iter()
             .filter(|r| {
                 r.path.starts_with("/v1/")
@@ -291,7 +295,40 @@ on_both_databases!(
             })
             .map(|r| (r.method.to_string(), r.path.to_string()))
             .collect();
-        assert_eq!(routes.len(), mounted.len(), "{mounted:?}");
+        let ids = [
+            (c1.as_str(), "{id}"),
+            (c2.as_str(), "{id}"),
+            (ext.as_str(), "{id}"),
+            (spare.as_str(), "{id}"),
+            (handler_a.as_str(), "{id}"),
+            (webhook.as_str(), "{webhook_id}"),
+        ];
+        let called: BTreeSet<(String, String)> = routes
+            .iter()
+            .map(|(method, path, _)| {
+                let template = path
+                    .split('/')
+                    .map(|part| {
+                        ids.iter()
+                            .find(|(id, _)| *id == part)
+                            .map_or(part, |(_, name)| *name)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("/");
+                (method.to_string(), template)
+            })
+            .collect();
+        assert_eq!(called.len(), routes.len(), "a route is listed twice");
+        assert_eq!(
+            called.difference(&mounted).collect::<Vec<_>>(),
+            Vec::<&(String, String)>::new(),
+            "called but not mounted"
+        );
+        assert_eq!(
+            mounted.difference(&called).collect::<Vec<_>>(),
+            Vec::<&(String, String)>::new(),
+            "mounted but not in the matrix"
+        );
 
         let mut wrong = Vec::new();
         for (method, path, rule) in &routes {
@@ -315,6 +352,32 @@ on_both_databases!(
                     wrong.push(format!(
                         "{method} {path} as {who:?}: expected {:?}, got {status} {detail}",
                         rule.expect(who)
+                    ));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+
+        // The role is checked before the body is read: a caller of the wrong
+        // role (or none) is refused the same whatever it sends.
+        for (method, path, rule) in routes.iter().filter(|(m, _, _)| *m != Method::GET) {
+            for who in [None].into_iter().chain(EVERYONE.map(Some)) {
+                if who.is_some_and(|who| rule.expect(who) != Forbidden) {
+                    continue;
+                }
+                let mut req = app
+                    .client
+                    .request(method.clone(), format!("{}{path}", app.base))
+                    .header("content-type", "application/json")
+                    .body("{\"unterminated\": ");
+                if let Some(who) = who {
+                    req = req.bearer_auth(token(who));
+                }
+                let status = req.send().await.unwrap().status().as_u16();
+                let want = if who.is_some() { 403 } else { 401 };
+                if status != want {
+                    wrong.push(format!(
+                        "{method} {path} as {who:?} with malformed JSON: {status}, not {want}"
                     ));
                 }
             }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestApp, id, intake, world};
+use common::{TestApp, claims_of, id, intake, world};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -270,6 +270,69 @@ on_both_databases!(
 );
 
 on_both_databases!(
+    a_key_whose_first_request_is_still_unanswered_is_409,
+    |app: TestApp| async move {
+        use sha2::{Digest, Sha256};
+        let w = world(&app).await;
+        let body = intake(&w.merchant_code);
+        // The first request with this key claimed it and has not answered yet.
+        let partner_id = claims_of(&w.partner)["sub"].as_str().unwrap().to_string();
+        let hash: String = Sha256::digest(body.to_string().as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let db = odr_gateway::store::connect(&app.database_url)
+            .await
+            .unwrap();
+        let claim = odr_gateway::store::idempotency::claim(
+            &db,
+            &partner_id,
+            "in-flight",
+            &hash,
+            chrono::Utc::now(),
+            chrono::Duration::seconds(30),
+        )
+        .await
+        .unwrap();
+        assert!(matches!(
+            claim,
+            odr_gateway::store::idempotency::Claim::Fresh
+        ));
+        let duplicate = app
+            .client
+            .post(format!("{}/v1/complaints", app.base))
+            .bearer_auth(&w.partner)
+            .header("Idempotency-Key", "in-flight")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(duplicate.status(), 409);
+        let problem: Value = duplicate.json().await.unwrap();
+        assert_eq!(
+            problem["type"],
+            "urn:odr-gateway:problem:idempotency-key-in-flight"
+        );
+        assert_eq!(count(&app, &w.partner).await, 0, "nothing was written");
+        // Once the first request answers, the same key replays its answer.
+        odr_gateway::store::idempotency::finish(&db, &partner_id, "in-flight", 201, "{}")
+            .await
+            .unwrap();
+        let replay = app
+            .client
+            .post(format!("{}/v1/complaints", app.base))
+            .bearer_auth(&w.partner)
+            .header("Idempotency-Key", "in-flight")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(replay.status(), 201);
+        assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    }
+);
+
+on_both_databases!(
     a_duplicate_external_ref_names_the_existing_complaint,
     |app: TestApp| async move {
         let w = world(&app).await;
@@ -372,5 +435,56 @@ on_both_databases!(
         )
         .await
         .expect(200);
+    }
+);
+
+const JWT_SECRET: &str = "refusals-test-secret-0123456789abcdef";
+
+/// `claims` signed with the test gateway's own key, as a token it would issue.
+fn signed(claims: &Value) -> String {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    let key = EncodingKey::from_secret(JWT_SECRET.as_bytes());
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &key).unwrap()
+}
+
+on_both_databases!(
+    expired_tokens_and_tokens_missing_a_claim_are_401,
+    config = |c: &mut odr_gateway::config::Config| c.jwt_secret = Some(JWT_SECRET.into()),
+    |app: TestApp| async move {
+        let w = world(&app).await;
+        let partner = claims_of(&w.partner);
+        let staff = claims_of(&w.dc_staff);
+        let refused = |token: String, what: String| {
+            let app = &app;
+            async move {
+                let answer = app.get("/v1/complaints", &token).await;
+                assert_eq!(answer.status, 401, "{what}: {}", answer.body);
+                assert_eq!(answer.headers["content-type"], "application/problem+json");
+                assert_eq!(answer.headers["www-authenticate"], "Bearer");
+            }
+        };
+        // The claims as issued, signed again here, are accepted: the key is right.
+        app.get("/v1/complaints", &signed(&partner))
+            .await
+            .expect(200);
+        app.get("/v1/queue", &signed(&staff)).await.expect(200);
+        let now = chrono::Utc::now().timestamp();
+        let mut expired = partner.clone();
+        expired["iat"] = json!(now - 7200);
+        expired["nbf"] = json!(now - 7200);
+        expired["exp"] = json!(now - 3600);
+        refused(signed(&expired), "expired an hour ago".into()).await;
+        let mut early = partner.clone();
+        early["nbf"] = json!(now + 3600);
+        refused(signed(&early), "not valid for an hour".into()).await;
+        for missing in ["exp", "nbf", "iat", "iss", "aud", "sub", "role", "scope"] {
+            let mut claims = partner.clone();
+            claims.as_object_mut().unwrap().remove(missing);
+            refused(signed(&claims), format!("without {missing}")).await;
+        }
+        let mut stationless = staff.clone();
+        stationless.as_object_mut().unwrap().remove("station");
+        let answer = app.get("/v1/queue", &signed(&stationless)).await;
+        assert_eq!(answer.status, 401, "staff without station: {}", answer.body);
     }
 );

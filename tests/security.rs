@@ -125,6 +125,65 @@ on_both_databases!(
     }
 );
 
+/// A failed sign-in, as sent through a proxy that says it came from `forwarded_for`.
+async fn login_via(app: &TestApp, forwarded_for: Option<&str>) -> u16 {
+    let mut req = app
+        .client
+        .post(format!("{}/v1/auth/login", app.base))
+        .json(&json!({"username": "admin", "password": "wrong-password"}));
+    if let Some(hops) = forwarded_for {
+        req = req.header("x-forwarded-for", hops);
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
+on_both_databases!(
+    a_forwarded_for_header_is_ignored_unless_the_peer_is_a_trusted_proxy,
+    config = |c: &mut Config| {
+        c.limits.login_rate_per_second = 1;
+        c.limits.login_burst = 3;
+    },
+    |app: TestApp| async move {
+        // The harness's own sign-in took one; each new header must not buy more.
+        assert_eq!(login_via(&app, Some("203.0.113.1")).await, 401);
+        assert_eq!(login_via(&app, Some("203.0.113.2")).await, 401);
+        assert_eq!(login_via(&app, Some("203.0.113.3")).await, 429);
+        assert_eq!(login_via(&app, None).await, 429);
+    }
+);
+
+on_both_databases!(
+    behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket,
+    config = |c: &mut Config| {
+        c.limits.login_rate_per_second = 1;
+        c.limits.login_burst = 2;
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
+    },
+    |app: TestApp| async move {
+        for _ in 0..2 {
+            assert_eq!(login_via(&app, Some("203.0.113.5")).await, 401);
+        }
+        assert_eq!(login_via(&app, Some("203.0.113.5")).await, 429);
+        // A client writing its own hop to the left is still keyed by the hop
+        // the proxy saw; trusted hops to the right are skipped.
+        assert_eq!(
+            login_via(&app, Some("198.51.100.1, 203.0.113.5")).await,
+            429
+        );
+        assert_eq!(login_via(&app, Some("203.0.113.5, 10.0.0.7")).await, 429);
+        // Another client behind the same proxy is not slowed.
+        assert_eq!(login_via(&app, Some("203.0.113.6")).await, 401);
+        assert_eq!(login_via(&app, Some("203.0.113.6, 10.0.0.7")).await, 401);
+        assert_eq!(login_via(&app, Some("203.0.113.6")).await, 429);
+        // IPv6 clients are keyed by their /64.
+        for _ in 0..2 {
+            assert_eq!(login_via(&app, Some("2001:db8:1:2::1")).await, 401);
+        }
+        assert_eq!(login_via(&app, Some("2001:db8:1:2::beef")).await, 429);
+        assert_eq!(login_via(&app, Some("2001:db8:1:3::1")).await, 401);
+    }
+);
+
 on_both_databases!(
     handlers_staff_and_admins_share_the_configured_client_limit,
     config = |c: &mut Config| {
@@ -327,17 +386,102 @@ on_both_databases!(
     }
 );
 
+/// Everything the gateway logs in this test binary, for the access-log check.
+fn captured_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    use std::sync::{Arc, Mutex, OnceLock};
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        struct Sink(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Sink {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_writer(move || Sink(sink.clone()))
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .try_init();
+        logs
+    })
+    .clone()
+}
+
+async fn server_errors(app: &TestApp) -> u64 {
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    let text = text.text().await.unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("odr_http_requests_total{class=\"5xx\"}"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// The rows of `idempotency_keys`: (key, response_status).
+async fn idempotency_rows(db: &sea_orm::DatabaseConnection) -> Vec<(String, Option<i32>)> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT key, response_status FROM idempotency_keys",
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| {
+            (
+                r.try_get("", "key").unwrap(),
+                r.try_get("", "response_status").unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// An intake POST with an `Idempotency-Key`.
+async fn keyed_intake(app: &TestApp, token: &str, key: &str, body: &Value) -> Answer {
+    let res = app
+        .client
+        .post(format!("{}/v1/complaints", app.base))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let (status, headers) = (res.status(), res.headers().clone());
+    let text = res.text().await.unwrap();
+    Answer {
+        status,
+        headers,
+        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    }
+}
+
 /// SQLite only: another connection holding the write lock makes the
-/// gateway's insert wait longer than the request may take.
+/// gateway's writes wait longer than the request may take. The 503 is an
+/// answer like any other (RateLimit headers, request id, metrics, access
+/// log), and the idempotency key it held is free for the retry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_that_outlives_its_timeout_answers_503_and_writes_nothing() {
     use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+    let logs = captured_logs();
     let app = common::spawn(common::Backend::Sqlite, |c: &mut Config| {
         c.request_timeout_seconds = 1;
     })
     .await
     .expect("sqlite app");
     let w = world(&app).await;
+    let errors_before = server_errors(&app).await;
     let db = Database::connect(&app.database_url).await.unwrap();
     let lock = db.begin().await.unwrap();
     lock.execute_unprepared("UPDATE stations SET name = name")
@@ -345,13 +489,27 @@ async fn a_request_that_outlives_its_timeout_answers_503_and_writes_nothing() {
         .unwrap();
     let body = common::intake(&w.merchant_code);
     let external_ref = body["external_ref"].as_str().unwrap().to_string();
-    let answer = app.post("/v1/complaints", &w.partner, body).await;
+    let answer = keyed_intake(&app, &w.partner, "slow-1", &body).await;
     assert_eq!(answer.status, 503, "{}", answer.body);
     assert_eq!(
         answer.body["type"],
         "urn:odr-gateway:problem:request-timeout"
     );
+    assert_eq!(
+        header(&answer, "ratelimit-policy"),
+        "\"partner\";q=100000;w=10"
+    );
+    assert!(header(&answer, "ratelimit").starts_with("\"partner\";r="));
+    let request_id = header(&answer, "x-request-id");
     lock.rollback().await.unwrap();
+    assert_eq!(server_errors(&app).await, errors_before + 1);
+    let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(
+        logged
+            .lines()
+            .any(|l| l.contains(&request_id) && l.contains("answered") && l.contains("status=503")),
+        "no access log line for {request_id}"
+    );
     let found = app
         .get(
             &format!("/v1/complaints?external_ref={external_ref}"),
@@ -360,4 +518,42 @@ async fn a_request_that_outlives_its_timeout_answers_503_and_writes_nothing() {
         .await
         .expect(200);
     assert!(found["items"].as_array().unwrap().is_empty(), "{found}");
+    // The retry with the same key is taken in, not refused as in flight.
+    let retry = keyed_intake(&app, &w.partner, "slow-1", &body).await;
+    assert_eq!(retry.status, 201, "{}", retry.body);
+    assert!(retry.headers.get("idempotent-replayed").is_none());
+    assert_eq!(
+        idempotency_rows(&db).await,
+        vec![("slow-1".to_string(), Some(201))],
+        "no unanswered claim is left"
+    );
+}
+
+/// PostgreSQL only (skipped without DATABASE_URL): the key is claimed, then
+/// the complaint's insert waits on a table lock past the timeout. The 503
+/// frees the key before it is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_intake_that_times_out_after_claiming_its_key_frees_it() {
+    use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+    let Some(app) = common::spawn(common::Backend::Postgres, |c: &mut Config| {
+        c.request_timeout_seconds = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    let w = world(&app).await;
+    let db = Database::connect(&app.database_url).await.unwrap();
+    let lock = db.begin().await.unwrap();
+    lock.execute_unprepared("LOCK TABLE complaints IN EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let body = common::intake(&w.merchant_code);
+    let answer = keyed_intake(&app, &w.partner, "slow-2", &body).await;
+    assert_eq!(answer.status, 503, "{}", answer.body);
+    assert!(idempotency_rows(&db).await.is_empty(), "the key was freed");
+    lock.rollback().await.unwrap();
+    let retry = keyed_intake(&app, &w.partner, "slow-2", &body).await;
+    assert_eq!(retry.status, 201, "{}", retry.body);
+    assert!(retry.headers.get("idempotent-replayed").is_none());
 }

@@ -7,6 +7,7 @@ use sea_orm::{ActiveValue::Set, IntoActiveModel, TransactionTrait};
 use serde_json::{Value, json};
 
 use super::extract::{Auth, JsonBody, NoFields, Query, page, state};
+use super::guard::Callers;
 use super::input::{Input, Optional, Required};
 use super::{Route, route};
 use crate::app::{self, AppState};
@@ -24,20 +25,46 @@ use crate::views;
 
 pub fn routes() -> Vec<Route> {
     vec![
-        route(Method::POST, "/v1/stations", create_station),
-        route(Method::GET, "/v1/stations", list_stations),
-        route(Method::POST, "/v1/handlers", create_handler),
-        route(Method::GET, "/v1/handlers", list_handlers),
-        route(Method::GET, "/v1/handlers/{id}", get_handler),
-        route(Method::PATCH, "/v1/handlers/{id}", update_handler),
+        route(Method::POST, "/v1/stations", Callers::ADMIN, create_station),
+        route(
+            Method::GET,
+            "/v1/stations",
+            Callers::ADMIN_OR_STAFF,
+            list_stations,
+        ),
+        route(
+            Method::POST,
+            "/v1/handlers",
+            Callers::ADMIN_OR_STAFF,
+            create_handler,
+        ),
+        route(
+            Method::GET,
+            "/v1/handlers",
+            Callers::ADMIN_OR_STAFF,
+            list_handlers,
+        ),
+        route(
+            Method::GET,
+            "/v1/handlers/{id}",
+            Callers::ADMIN_OR_STAFF,
+            get_handler,
+        ),
+        route(
+            Method::PATCH,
+            "/v1/handlers/{id}",
+            Callers::ADMIN_OR_STAFF,
+            update_handler,
+        ),
         route(
             Method::POST,
             "/v1/handlers/{id}/rotate-secret",
+            Callers::ADMIN,
             rotate_secret,
         ),
-        route(Method::POST, "/v1/staff", create_staff),
-        route(Method::POST, "/v1/admin/clock", move_clock),
-        route(Method::GET, "/v1/admin/audit", audit_log),
+        route(Method::POST, "/v1/staff", Callers::ADMIN, create_staff),
+        route(Method::POST, "/v1/admin/clock", Callers::ADMIN, move_clock),
+        route(Method::GET, "/v1/admin/audit", Callers::ADMIN, audit_log),
     ]
 }
 

@@ -9,6 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
 use super::extract::{read_body, state};
+use super::guard::Callers;
 use super::input::{Input, Required};
 use super::{Route, route};
 use crate::auth::{Principal, secrets};
@@ -17,8 +18,8 @@ use crate::store::directory;
 
 pub fn routes() -> Vec<Route> {
     vec![
-        route(Method::POST, "/v1/oauth/token", token),
-        route(Method::POST, "/v1/auth/login", login),
+        route(Method::POST, "/v1/oauth/token", Callers::PUBLIC, token),
+        route(Method::POST, "/v1/auth/login", Callers::PUBLIC, login),
     ]
 }
 

@@ -2,13 +2,15 @@
 //! withdrawals; and the case file for every role in scope.
 
 use actix_web::http::Method;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use entity::complaint;
 use sea_orm::{ColumnTrait, QueryFilter};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::extract::{Auth, JsonBody, Query, page, state};
+use super::guard::Callers;
+use super::guard::{Admitted, HeldKey};
 use super::input::{Input, Optional, Required};
 use super::{Route, route};
 use crate::auth::Principal;
@@ -24,16 +26,37 @@ use crate::views;
 
 pub fn routes() -> Vec<Route> {
     vec![
-        route(Method::POST, "/v1/complaints", intake),
-        route(Method::GET, "/v1/complaints", list),
-        route(Method::GET, "/v1/complaints/{id}", get),
+        route(Method::POST, "/v1/complaints", Callers::PARTNER, intake),
+        route(
+            Method::GET,
+            "/v1/complaints",
+            Callers::PARTNER_OR_ADMIN,
+            list,
+        ),
+        route(
+            Method::GET,
+            "/v1/complaints/{id}",
+            Callers::PARTNER_OR_ADMIN,
+            get,
+        ),
         route(
             Method::POST,
             "/v1/complaints/{id}/consumer-response",
+            Callers::PARTNER,
             consumer_response,
         ),
-        route(Method::POST, "/v1/complaints/{id}/withdraw", withdraw),
-        route(Method::GET, "/v1/complaints/{id}/events", events),
+        route(
+            Method::POST,
+            "/v1/complaints/{id}/withdraw",
+            Callers::PARTNER,
+            withdraw,
+        ),
+        route(
+            Method::GET,
+            "/v1/complaints/{id}/events",
+            Callers::ANY_ROLE,
+            events,
+        ),
     ]
 }
 
@@ -134,8 +157,17 @@ async fn intake(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpR
     if let Some(key) = &key {
         // serde_json maps keep keys sorted, so the fingerprint ignores layout.
         let hash = hex(&Sha256::digest(body.value.to_string().as_bytes()));
-        if let idempotency::Claim::Replay { status, body } =
-            idempotency::claim(&state.db, &partner_id, key, &hash, chrono::Utc::now()).await?
+        if let idempotency::Claim::Replay { status, body } = idempotency::claim(
+            &state.db,
+            &partner_id,
+            key,
+            &hash,
+            Admitted::at(&req),
+            chrono::Duration::seconds(
+                i64::try_from(state.config.request_timeout_seconds).map_err(Error::internal)?,
+            ),
+        )
+        .await?
         {
             return Ok(HttpResponse::build(
                 actix_web::http::StatusCode::from_u16(status).map_err(Error::internal)?,
@@ -144,6 +176,11 @@ async fn intake(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpR
             .insert_header(("Idempotent-Replayed", "true"))
             .body(body));
         }
+        // Freed by the guard if the request times out before it answers.
+        req.extensions_mut().insert(HeldKey {
+            partner_id: partner_id.clone(),
+            key: key.clone(),
+        });
     }
     let result = complaints::intake(
         &state.db,
@@ -158,6 +195,7 @@ async fn intake(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpR
             let body = views::complaint(&case, &p).to_string();
             if let Some(key) = key {
                 idempotency::finish(&state.db, &partner_id, key, 201, &body).await?;
+                req.extensions_mut().remove::<HeldKey>();
             }
             Ok(HttpResponse::Created()
                 .content_type("application/json")
@@ -166,6 +204,7 @@ async fn intake(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpR
         }
         (Err(err), Some(key)) => {
             idempotency::release(&state.db, &partner_id, key).await?;
+            req.extensions_mut().remove::<HeldKey>();
             Err(err)
         }
         (Err(err), None) => Err(err),
@@ -248,7 +287,19 @@ async fn consumer_response(
             .await?
         }
         ConsumerDecision::Object => {
-            negotiation::object(&state.db, now, &actor, &case, payload).await?
+            // Only a settlement the handler reported, inside its objection
+            // window: the lifecycle table decides (store::complaints::position_of).
+            complaints::transition(
+                &state.db,
+                now,
+                &actor,
+                &case,
+                Action::ConsumerObject,
+                payload,
+                complaints::unguarded,
+                |_, _| {},
+            )
+            .await?
         }
         ConsumerDecision::Escalate => {
             complaints::transition(
@@ -258,6 +309,7 @@ async fn consumer_response(
                 &case,
                 Action::ConsumerEscalate,
                 payload,
+                complaints::unguarded,
                 |_, _| {},
             )
             .await?
@@ -285,6 +337,7 @@ async fn withdraw(
         &case,
         Action::Withdraw,
         json!({ "reason": reason }),
+        complaints::unguarded,
         |_, _| {},
     )
     .await?;

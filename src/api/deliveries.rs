@@ -7,6 +7,7 @@ use entity::{delivery_attempt, outbox};
 use serde_json::{Value, json};
 
 use super::extract::{Auth, JsonBody, NoFields, Query, page, state};
+use super::guard::Callers;
 use super::input::{Input, Required};
 use super::{Route, route};
 use crate::error::{Error, Result};
@@ -15,16 +16,37 @@ use crate::views;
 
 pub fn routes() -> Vec<Route> {
     vec![
-        route(Method::GET, "/v1/deliveries", list_events),
-        route(Method::GET, "/v1/deliveries/attempts", list_attempts),
+        route(Method::GET, "/v1/deliveries", Callers::ADMIN, list_events),
+        route(
+            Method::GET,
+            "/v1/deliveries/attempts",
+            Callers::ADMIN,
+            list_attempts,
+        ),
         route(
             Method::POST,
             "/v1/deliveries/{webhook_id}/redeliver",
+            Callers::ADMIN,
             redeliver,
         ),
-        route(Method::POST, "/v1/handlers/{id}/replay", replay),
-        route(Method::GET, "/v1/handlers/{id}/endpoint", endpoint),
-        route(Method::POST, "/v1/handlers/{id}/endpoint/resume", resume),
+        route(
+            Method::POST,
+            "/v1/handlers/{id}/replay",
+            Callers::ADMIN,
+            replay,
+        ),
+        route(
+            Method::GET,
+            "/v1/handlers/{id}/endpoint",
+            Callers::ADMIN,
+            endpoint,
+        ),
+        route(
+            Method::POST,
+            "/v1/handlers/{id}/endpoint/resume",
+            Callers::ADMIN,
+            resume,
+        ),
     ]
 }
 

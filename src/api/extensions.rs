@@ -8,6 +8,7 @@ use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
 
 use super::extract::{Auth, JsonBody, Query, page, state};
+use super::guard::Callers;
 use super::input::{Input, Optional};
 use super::{Route, route};
 use crate::auth::Principal;
@@ -18,9 +19,19 @@ use crate::views;
 
 pub fn routes() -> Vec<Route> {
     vec![
-        route(Method::GET, "/v1/extensions", list),
-        route(Method::POST, "/v1/extensions/{id}/approve", approve),
-        route(Method::POST, "/v1/extensions/{id}/reject", reject),
+        route(Method::GET, "/v1/extensions", Callers::ADMIN_OR_STAFF, list),
+        route(
+            Method::POST,
+            "/v1/extensions/{id}/approve",
+            Callers::STAFF,
+            approve,
+        ),
+        route(
+            Method::POST,
+            "/v1/extensions/{id}/reject",
+            Callers::STAFF,
+            reject,
+        ),
     ]
 }
 

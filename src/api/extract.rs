@@ -30,19 +30,24 @@ impl FromRequest for Auth {
     type Error = Error;
     type Future = std::future::Ready<Result<Self, Error>>;
 
-    /// The guard middleware has checked the token and its owner's standing.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let found = req.extensions().get::<Authenticated>().cloned();
-        std::future::ready(match found {
-            Some(Authenticated(Ok(principal))) => Ok(Auth(principal)),
-            Some(Authenticated(Err(why))) => Err(Error::Unauthorized(why)),
-            None if req.headers().contains_key(header::AUTHORIZATION) => Err(Error::Unauthorized(
-                "the Authorization header must be 'Bearer <token>'",
-            )),
-            None => Err(Error::Unauthorized(
-                "an Authorization: Bearer token is required",
-            )),
-        })
+        std::future::ready(caller(req).map(Auth))
+    }
+}
+
+/// The caller as the guard middleware found it (the token checked, and its
+/// owner's standing), or why there is none.
+pub fn caller(req: &HttpRequest) -> Result<Principal, Error> {
+    let found = req.extensions().get::<Authenticated>().cloned();
+    match found {
+        Some(Authenticated(Ok(principal))) => Ok(principal),
+        Some(Authenticated(Err(why))) => Err(Error::Unauthorized(why)),
+        None if req.headers().contains_key(header::AUTHORIZATION) => Err(Error::Unauthorized(
+            "the Authorization header must be 'Bearer <token>'",
+        )),
+        None => Err(Error::Unauthorized(
+            "an Authorization: Bearer token is required",
+        )),
     }
 }
 

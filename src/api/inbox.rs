@@ -7,6 +7,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter};
 use serde_json::json;
 
 use super::extract::{Auth, JsonBody, NoFields, Query, page, state};
+use super::guard::Callers;
 use super::input::{Input, Optional, Required};
 use super::{Route, route};
 use crate::app::AppState;
@@ -22,15 +23,45 @@ use crate::views;
 
 pub fn routes() -> Vec<Route> {
     vec![
-        route(Method::GET, "/v1/inbox", list),
-        route(Method::GET, "/v1/inbox/{id}", get),
-        route(Method::POST, "/v1/inbox/{id}/acknowledge", acknowledge),
-        route(Method::POST, "/v1/inbox/{id}/decline", decline),
-        route(Method::POST, "/v1/inbox/{id}/contacts", contact),
-        route(Method::POST, "/v1/inbox/{id}/proposals", propose),
-        route(Method::POST, "/v1/inbox/{id}/settle", settle),
-        route(Method::POST, "/v1/inbox/{id}/fail", fail),
-        route(Method::POST, "/v1/inbox/{id}/extension", extension),
+        route(Method::GET, "/v1/inbox", Callers::HANDLER, list),
+        route(Method::GET, "/v1/inbox/{id}", Callers::HANDLER, get),
+        route(
+            Method::POST,
+            "/v1/inbox/{id}/acknowledge",
+            Callers::HANDLER,
+            acknowledge,
+        ),
+        route(
+            Method::POST,
+            "/v1/inbox/{id}/decline",
+            Callers::HANDLER,
+            decline,
+        ),
+        route(
+            Method::POST,
+            "/v1/inbox/{id}/contacts",
+            Callers::HANDLER,
+            contact,
+        ),
+        route(
+            Method::POST,
+            "/v1/inbox/{id}/proposals",
+            Callers::HANDLER,
+            propose,
+        ),
+        route(
+            Method::POST,
+            "/v1/inbox/{id}/settle",
+            Callers::HANDLER,
+            settle,
+        ),
+        route(Method::POST, "/v1/inbox/{id}/fail", Callers::HANDLER, fail),
+        route(
+            Method::POST,
+            "/v1/inbox/{id}/extension",
+            Callers::HANDLER,
+            extension,
+        ),
     ]
 }
 
@@ -53,6 +84,7 @@ async fn deliver_on_read(
         &case,
         Action::Deliver,
         json!({ "via": "inbox" }),
+        complaints::unguarded,
         |m, _| m.received_at = Set(Some(now.at)),
     )
     .await;
@@ -137,6 +169,7 @@ async fn noted(
         &case,
         action,
         json!({ field: note }),
+        complaints::unguarded,
         |_, _| {},
     )
     .await?;
@@ -189,6 +222,7 @@ async fn contact(
             "note": note,
             "at": views::time(&at.unwrap_or(now.at)),
         }),
+        complaints::unguarded,
         |_, _| {},
     )
     .await?;

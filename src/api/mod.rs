@@ -2,6 +2,7 @@
 
 mod admin;
 mod auth;
+mod client_ip;
 mod complaints;
 mod deliveries;
 mod extensions;
@@ -16,8 +17,12 @@ pub mod ratelimit;
 
 use std::collections::BTreeMap;
 
+use actix_web::body::BoxBody;
 use actix_web::http::Method;
+use actix_web::middleware::{Next, from_fn};
 use actix_web::{FromRequest, Handler, Resource, Responder, web};
+
+use guard::Callers;
 
 use crate::error::Error;
 
@@ -25,25 +30,33 @@ use crate::error::Error;
 pub use admin::{enrol_handler, enrol_station};
 pub use partners::enrol_partner;
 
-/// One route of the API: the method and path openapi.yaml must describe, and
-/// how to mount it. The server mounts exactly this list.
+/// One route of the API: the method and path openapi.yaml must describe, who
+/// may call it, and how to mount it. The server mounts exactly this list.
 pub struct Route {
     pub method: Method,
     pub path: &'static str,
+    pub callers: Callers,
     mount: Box<dyn Fn(Resource) -> Resource + Send + Sync>,
 }
 
-fn route<F, Args>(method: Method, path: &'static str, handler: F) -> Route
+fn route<F, Args>(method: Method, path: &'static str, callers: Callers, handler: F) -> Route
 where
     F: Handler<Args> + Clone + Send + Sync + 'static,
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
     let m = method.clone();
+    let mount = move |resource: Resource| {
+        let admitted = web::method(m.clone()).to(handler.clone()).wrap(from_fn(
+            move |req, next: Next<BoxBody>| guard::admit(callers, req, next),
+        ));
+        resource.route(admitted)
+    };
     Route {
         method,
         path,
-        mount: Box::new(move |resource| resource.route(web::method(m.clone()).to(handler.clone()))),
+        callers,
+        mount: Box::new(mount),
     }
 }
 

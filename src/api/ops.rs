@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::extract::state;
+use super::guard::Callers;
 use super::{Route, route};
 use crate::error::Result;
 use crate::store;
@@ -13,10 +14,10 @@ pub const OPENAPI: &str = include_str!("../../openapi.yaml");
 
 pub fn routes() -> Vec<Route> {
     vec![
-        route(Method::GET, "/healthz", healthz),
-        route(Method::GET, "/readyz", readyz),
-        route(Method::GET, "/openapi.yaml", openapi),
-        route(Method::GET, "/metrics", metrics),
+        route(Method::GET, "/healthz", Callers::PUBLIC, healthz),
+        route(Method::GET, "/readyz", Callers::PUBLIC, readyz),
+        route(Method::GET, "/openapi.yaml", Callers::PUBLIC, openapi),
+        route(Method::GET, "/metrics", Callers::PUBLIC, metrics),
     ]
 }
 

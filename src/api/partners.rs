@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::admin::NAME_MAX;
 use super::extract::{Auth, JsonBody, NoFields, Query, page, state};
+use super::guard::Callers;
 use super::input::{Input, Optional, Required};
 use super::{Route, route};
 use crate::app::AppState;
@@ -20,11 +21,11 @@ use crate::views;
 
 pub fn routes() -> Vec<Route> {
     vec![
-        route(Method::POST, "/v1/partners", create),
-        route(Method::GET, "/v1/partners", list),
-        route(Method::GET, "/v1/partners/{id}", get),
-        route(Method::PATCH, "/v1/partners/{id}", update),
-        route(Method::DELETE, "/v1/partners/{id}", remove),
+        route(Method::POST, "/v1/partners", Callers::ADMIN, create),
+        route(Method::GET, "/v1/partners", Callers::ADMIN, list),
+        route(Method::GET, "/v1/partners/{id}", Callers::ADMIN, get),
+        route(Method::PATCH, "/v1/partners/{id}", Callers::ADMIN, update),
+        route(Method::DELETE, "/v1/partners/{id}", Callers::ADMIN, remove),
     ]
 }
 

@@ -3,13 +3,18 @@
 //! `RateLimit: "name";r=…;t=…`). Each key has its own token bucket, so one
 //! client exhausting its quota never slows another. A bucket whose quota
 //! changed (a partner's record was edited) is replaced on its next use.
+//!
+//! The map of buckets is bounded: a bucket left alone long enough to be full
+//! again is the same as none, so a sweep every [`SWEEP_EVERY`] drops those;
+//! and at [`MAX_KEYS`] a new key is refused (after one more sweep) rather
+//! than let a flood of addresses grow the map without end.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::{Clock, DefaultClock, Reference};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
@@ -75,14 +80,38 @@ impl Outcome {
 
 type Bucket<C> = RateLimiter<NotKeyed, InMemoryState, C, StateInformationMiddleware>;
 
+struct Entry<C: Clock> {
+    policy: Policy,
+    bucket: Bucket<C>,
+    last_used: C::Instant,
+}
+
+impl<C: Clock> Entry<C> {
+    /// Full again: dropping it changes nothing for its key.
+    fn is_idle(&self, now: C::Instant) -> bool {
+        let per_cell = Duration::from_secs(1) / self.policy.rate.max(1);
+        Duration::from(now.duration_since(self.last_used)) >= per_cell * self.policy.burst
+    }
+}
+
+struct Buckets<C: Clock> {
+    by_key: HashMap<String, Entry<C>>,
+    last_sweep: C::Instant,
+}
+
 /// Buckets by key ("partner:…", "ip:…"), on an injectable clock.
 pub struct RateLimits<C: Clock = DefaultClock> {
     clock: C,
-    buckets: Mutex<HashMap<String, (Policy, Bucket<C>)>>,
+    max_keys: usize,
+    buckets: Mutex<Buckets<C>>,
 }
 
-/// Buckets kept before idle ones (full again) are dropped.
-const PRUNE_ABOVE: usize = 10_000;
+/// How often idle buckets are dropped.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// At most this many buckets are kept (a few hundred bytes each).
+pub const MAX_KEYS: usize = 100_000;
+/// A full map is swept again at most this often before refusing new keys.
+const FULL_SWEEP_GAP: Duration = Duration::from_secs(1);
 
 impl Default for RateLimits<DefaultClock> {
     fn default() -> Self {
@@ -96,27 +125,68 @@ fn whole_seconds(d: Duration) -> u64 {
 
 impl<C: Clock + Clone> RateLimits<C> {
     pub fn with_clock(clock: C) -> Self {
+        RateLimits::with_capacity(clock, MAX_KEYS)
+    }
+
+    /// At most `max_keys` buckets.
+    pub fn with_capacity(clock: C, max_keys: usize) -> Self {
+        let last_sweep = clock.now();
         RateLimits {
             clock,
-            buckets: Mutex::new(HashMap::new()),
+            max_keys,
+            buckets: Mutex::new(Buckets {
+                by_key: HashMap::new(),
+                last_sweep,
+            }),
         }
+    }
+
+    /// How many buckets are kept now.
+    pub fn len(&self) -> usize {
+        self.lock().by_key.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Buckets<C>> {
+        self.buckets.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Takes one request from `key`'s bucket under `policy`.
     pub fn check(&self, key: &str, policy: &Policy) -> Outcome {
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.len() > PRUNE_ABOVE {
-            buckets.retain(|_, (p, bucket)| bucket_is_busy(bucket, p));
+        let now = self.clock.now();
+        let mut buckets = self.lock();
+        let since_sweep = Duration::from(now.duration_since(buckets.last_sweep));
+        let known = buckets.by_key.contains_key(key);
+        let full = !known && buckets.by_key.len() >= self.max_keys;
+        if since_sweep >= SWEEP_EVERY || (full && since_sweep >= FULL_SWEEP_GAP) {
+            buckets.by_key.retain(|_, entry| !entry.is_idle(now));
+            buckets.last_sweep = now;
         }
-        let stale = buckets.get(key).is_none_or(|(p, _)| p != policy);
-        if stale {
-            let bucket = RateLimiter::direct_with_clock(policy.quota(), self.clock.clone())
-                .with_middleware::<StateInformationMiddleware>();
-            buckets.insert(key.to_string(), (policy.clone(), bucket));
+        if !known && buckets.by_key.len() >= self.max_keys {
+            // Every kept bucket is in use: the newcomer waits for one to idle.
+            return Outcome {
+                policy: policy.clone(),
+                remaining: 0,
+                reset_seconds: whole_seconds(FULL_SWEEP_GAP),
+                retry_after: Some(whole_seconds(FULL_SWEEP_GAP)),
+            };
         }
-        let (_, bucket) = &buckets[key];
+        let fresh = || Entry {
+            policy: policy.clone(),
+            bucket: RateLimiter::direct_with_clock(policy.quota(), self.clock.clone())
+                .with_middleware::<StateInformationMiddleware>(),
+            last_used: now,
+        };
+        let entry = buckets.by_key.entry(key.to_string()).or_insert_with(fresh);
+        if &entry.policy != policy {
+            *entry = fresh();
+        }
+        entry.last_used = now;
         let per_cell = Duration::from_secs(1) / policy.rate.max(1);
-        match bucket.check() {
+        match entry.bucket.check() {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
                 let used = policy.burst.saturating_sub(remaining);
@@ -138,14 +208,6 @@ impl<C: Clock + Clone> RateLimits<C> {
             }
         }
     }
-}
-
-/// Whether a bucket has been used recently (is not full again).
-fn bucket_is_busy<C: Clock>(bucket: &Bucket<C>, policy: &Policy) -> bool {
-    bucket
-        .check_n(NonZeroU32::new(policy.burst).unwrap_or(NonZeroU32::MIN))
-        .map(|allowed| allowed.is_err())
-        .unwrap_or(true)
 }
 
 #[cfg(test)]
@@ -203,6 +265,45 @@ mod tests {
         assert!(!limits.check("partner:a", &partner(1, 1)).allowed());
         let raised = partner(1, 10);
         assert_eq!(limits.check("partner:a", &raised).remaining, 9);
+    }
+
+    #[test]
+    fn idle_buckets_are_dropped_at_the_periodic_sweep_and_busy_ones_kept() {
+        let clock = FakeRelativeClock::default();
+        let limits = RateLimits::with_clock(clock.clone());
+        let policy = partner(1, 10);
+        for key in ["ip:a", "ip:b"] {
+            assert!(limits.check(key, &policy).allowed());
+        }
+        // "a" is full again after ten seconds; "b" keeps drawing from its bucket.
+        for _ in 0..59 {
+            clock.advance(Duration::from_secs(1));
+            assert!(limits.check("ip:b", &policy).allowed());
+        }
+        assert_eq!(limits.len(), 2, "no sweep before a minute has passed");
+        clock.advance(Duration::from_secs(1));
+        assert!(limits.check("ip:b", &policy).allowed());
+        assert_eq!(limits.len(), 1, "the idle bucket was dropped");
+    }
+
+    #[test]
+    fn a_full_map_refuses_new_keys_until_a_bucket_idles() {
+        let clock = FakeRelativeClock::default();
+        let limits = RateLimits::with_capacity(clock.clone(), 2);
+        let policy = partner(1, 5);
+        assert!(limits.check("ip:a", &policy).allowed());
+        assert!(limits.check("ip:b", &policy).allowed());
+        let refused = limits.check("ip:c", &policy);
+        assert_eq!(refused.retry_after, Some(1));
+        assert_eq!(limits.len(), 2);
+        // Known keys go on as before.
+        assert!(limits.check("ip:a", &policy).allowed());
+        // Five seconds on, "b" is full again: swept, and "c" gets its place.
+        clock.advance(Duration::from_secs(5));
+        assert!(limits.check("ip:a", &policy).allowed());
+        assert!(limits.check("ip:c", &policy).allowed());
+        assert_eq!(limits.len(), 2);
+        assert!(!limits.check("ip:d", &policy).allowed(), "a and c are busy");
     }
 
     #[test]

@@ -444,6 +444,7 @@ impl Deliverer {
             &case,
             Action::Escalate(EscalationReason::DeliveryFailed),
             json!({ "webhook_id": row.webhook_id, "error": error }),
+            complaints::unguarded,
             |_, _| {},
         )
         .await;

@@ -6,6 +6,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::routing::Route;
+
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
@@ -264,15 +266,23 @@ pub struct Refused {
     pub action: &'static str,
     /// Names of the actions the current status does allow.
     pub allowed: Vec<&'static str>,
+    /// Why, where the status alone does not say it.
+    pub because: Option<&'static str>,
 }
 
 impl fmt::Display for Refused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "'{}' is not allowed while the complaint is {}; allowed: {}",
-            self.action,
-            self.from,
+            "'{}' is not allowed while the complaint is {}",
+            self.action, self.from
+        )?;
+        if let Some(because) = self.because {
+            write!(f, " ({because})")?;
+        }
+        write!(
+            f,
+            "; allowed: {}",
             if self.allowed.is_empty() {
                 "nothing (final state)".to_string()
             } else {
@@ -284,11 +294,62 @@ impl fmt::Display for Refused {
 
 impl std::error::Error for Refused {}
 
+/// Where a case stands in the lifecycle: its status, refined where the status
+/// alone does not decide what may happen next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub status: Status,
+    /// A `settled` case whose settlement stands: the consumer accepted it, or
+    /// the objection window of one the handler reported has closed. It is
+    /// final for the reports, so it can be neither objected to nor withdrawn;
+    /// a follow-up may still reopen it.
+    pub settlement_stands: bool,
+}
+
+impl From<Status> for Position {
+    fn from(status: Status) -> Self {
+        Position {
+            status,
+            settlement_stands: false,
+        }
+    }
+}
+
+impl Position {
+    /// A settled case whose settlement is or is not final yet.
+    pub fn settled(stands: bool) -> Position {
+        Position {
+            status: Status::Settled,
+            settlement_stands: stands,
+        }
+    }
+
+    fn stands(self) -> bool {
+        self.status == Status::Settled && self.settlement_stands
+    }
+}
+
+const SETTLEMENT_STANDS: &str =
+    "its settlement stands: the consumer accepted it or the objection window has closed";
+
+/// The table's first row, where a case enters it: intake puts a case that
+/// routing gave to a handler in `routed`, and one that routing sent straight
+/// to a station's queue in `escalated` with routing's reason (`not_enrolled`,
+/// `odr_declined`, `handler_suspended`: reasons no later action can give).
+pub fn initial(route: &Route) -> (Status, Option<EscalationReason>) {
+    match route {
+        Route::Handler { .. } => (Status::Routed, None),
+        Route::Station { reason, .. } => (Status::Escalated, Some(*reason)),
+    }
+}
+
 /// The whole lifecycle: the status after `action`, or `None` where it is not drawn.
-fn table(from: Status, action: Action) -> Option<Status> {
+fn table(at: Position, action: Action) -> Option<Status> {
     use Action as A;
     use EscalationReason as R;
     use Status as S;
+    let from = at.status;
+    let open_settlement = !at.stands();
     let handler_stage = matches!(
         from,
         S::Routed | S::Delivered | S::Acknowledged | S::Negotiating
@@ -305,7 +366,7 @@ fn table(from: Status, action: Action) -> Option<Status> {
         (S::Negotiating, A::ConsumerAccept) => Some(S::Settled),
         (S::Negotiating, A::ConsumerReject) => Some(S::Negotiating),
         (_, A::ConsumerEscalate) if handler_stage => Some(S::Escalated),
-        (S::Settled, A::ConsumerObject) => Some(S::Escalated),
+        (S::Settled, A::ConsumerObject) if open_settlement => Some(S::Escalated),
         (_, A::Escalate(R::HandlerSuspended)) if handler_stage => Some(S::Escalated),
         (S::Routed, A::Escalate(R::DeliveryFailed)) => Some(S::Escalated),
         (S::Delivered, A::Escalate(R::AckOverdue)) => Some(S::Escalated),
@@ -328,25 +389,30 @@ fn table(from: Status, action: Action) -> Option<Status> {
         (S::Settled, A::FinalizeSettlement) => Some(S::Settled),
         (_, A::RecomputeDeadlines) => Some(from),
         (S::Closed | S::Withdrawn, A::Withdraw) => None,
-        (_, A::Withdraw) => Some(S::Withdrawn),
+        (_, A::Withdraw) if open_settlement => Some(S::Withdrawn),
         _ => None,
     }
 }
 
-/// The status `action` leads to from `from`, or why it may not happen.
-pub fn next(from: Status, action: Action) -> Result<Status, Refused> {
-    table(from, action).ok_or_else(|| Refused {
-        from,
+/// The status `action` leads to from `from` (a [`Status`], or a
+/// [`Position`] where the status alone does not decide), or why it may not happen.
+pub fn next(from: impl Into<Position>, action: Action) -> Result<Status, Refused> {
+    let at = from.into();
+    table(at, action).ok_or_else(|| Refused {
+        from: at.status,
         action: action.name(),
-        allowed: allowed_actions(from),
+        allowed: allowed_actions(at),
+        because: (at.stands() && table(at.status.into(), action).is_some())
+            .then_some(SETTLEMENT_STANDS),
     })
 }
 
 /// Names of the actions allowed in `from`, in table order, without repeats.
-pub fn allowed_actions(from: Status) -> Vec<&'static str> {
+pub fn allowed_actions(from: impl Into<Position>) -> Vec<&'static str> {
+    let at = from.into();
     let mut names: Vec<&'static str> = Vec::new();
     for action in Action::all() {
-        if table(from, action).is_some()
+        if table(at, action).is_some()
             && !action.is_bookkeeping()
             && !names.contains(&action.name())
         {
@@ -451,6 +517,69 @@ mod tests {
     }
 
     #[test]
+    fn intake_routes_to_a_handler_or_escalates_with_routings_reason() {
+        let handler = Route::Handler {
+            handler_id: "h".into(),
+            station_code: "QJ-DC".into(),
+        };
+        assert_eq!(initial(&handler), (S::Routed, None));
+        for reason in [R::NotEnrolled, R::OdrDeclined, R::HandlerSuspended] {
+            for station_code in [Some("QJ".to_string()), None] {
+                let route = Route::Station {
+                    reason,
+                    station_code,
+                };
+                assert_eq!(initial(&route), (S::Escalated, Some(reason)));
+            }
+        }
+    }
+
+    #[test]
+    fn a_settlement_that_stands_can_no_longer_be_objected_to_or_withdrawn() {
+        let open = Position::settled(false);
+        let stands = Position::settled(true);
+        assert_eq!(next(open, A::Withdraw), Ok(S::Withdrawn));
+        assert_eq!(next(open, A::ConsumerObject), Ok(S::Escalated));
+        for action in [A::Withdraw, A::ConsumerObject] {
+            let refused = next(stands, action).unwrap_err();
+            assert_eq!(refused.from, S::Settled);
+            assert_eq!(refused.allowed, vec!["reopen"]);
+            assert_eq!(refused.because, Some(SETTLEMENT_STANDS));
+            assert!(refused.to_string().contains("settlement stands"));
+        }
+        // Everything else is as for any settled case.
+        for action in Action::all() {
+            if !matches!(action, A::Withdraw | A::ConsumerObject) {
+                assert_eq!(
+                    next(stands, action).ok(),
+                    next(open, action).ok(),
+                    "{}",
+                    action.name()
+                );
+            }
+        }
+        assert_eq!(next(stands, A::FinalizeSettlement), Ok(S::Settled));
+        assert_eq!(next(stands, A::Reopen), Ok(S::Reopened));
+        assert_eq!(next(S::Settled, A::Withdraw), next(open, A::Withdraw));
+    }
+
+    #[test]
+    fn only_a_settled_case_has_a_settlement_that_stands() {
+        for from in S::ALL {
+            if *from == S::Settled {
+                continue;
+            }
+            let claimed = Position {
+                status: *from,
+                settlement_stands: true,
+            };
+            for action in Action::all() {
+                assert_eq!(next(claimed, action), next(*from, action));
+            }
+        }
+    }
+
+    #[test]
     fn refusal_names_the_allowed_actions() {
         let refused = next(S::Routed, A::Acknowledge).unwrap_err();
         assert_eq!(refused.from, S::Routed);
@@ -466,6 +595,7 @@ mod tests {
             ]
         );
         assert!(refused.to_string().contains("allowed: deliver"));
+        assert_eq!(refused.because, None);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use super::events::{self, Actor, NewEvent};
 use super::{directory, negotiation, new_id, outbox};
 use crate::clock::Now;
 use crate::domain::deadlines::{self, Deadlines};
-use crate::domain::lifecycle::{self, Action, EscalationReason, Status};
+use crate::domain::lifecycle::{self, Action, EscalationReason, Position, Status};
 use crate::domain::routing::{self, Route};
 use crate::error::{Error, Result};
 
@@ -94,15 +94,16 @@ pub async fn intake(
     {
         *station = directory::sole_root_station(db).await?;
     }
-    let (status, handler_id, station_code, reason) = match route {
+    let (status, reason) = lifecycle::initial(&route);
+    let (handler_id, station_code) = match route {
         Route::Handler {
             handler_id,
             station_code,
-        } => (Status::Routed, Some(handler_id), station_code, None),
+        } => (Some(handler_id), station_code),
         Route::Station {
-            reason,
             station_code: Some(code),
-        } => (Status::Escalated, None, code, Some(reason)),
+            ..
+        } => (None, code),
         Route::Station {
             station_code: None, ..
         } => {
@@ -230,16 +231,48 @@ pub fn status_of(case: &complaint::Model) -> Result<Status> {
     })
 }
 
+/// Where `case` stands in the lifecycle at business time `now`: a settled
+/// case's settlement stands unless the handler reported it and the
+/// consumer's objection window is still open.
+pub fn position_of(case: &complaint::Model, now: DateTime<Utc>) -> Result<Position> {
+    let status = status_of(case)?;
+    if status != Status::Settled {
+        return Ok(status.into());
+    }
+    let reported_by_handler = case
+        .outcome
+        .as_ref()
+        .and_then(|o| o.get("reported_by"))
+        .and_then(Value::as_str)
+        == Some("handler");
+    let open = reported_by_handler && deadlines::objection_open(&deadlines_of(case)?, now);
+    Ok(Position::settled(!open))
+}
+
 /// How often [`transition`] re-reads a case that changed under it.
 const CONCURRENT_RETRIES: usize = 3;
 
-/// Runs `action` on `case` through the lifecycle table in its own transaction.
-/// Whatever the deadline job would have done to the case by `now` is done
-/// first ([`caught_up`]), so the action is judged against the case as it
-/// stands at that time. When the case changed meanwhile (a worker delivered
-/// it, another request moved it), it is read again and the table asked again,
-/// a few times, so a request that is still valid does not fail for a race.
-/// `edit` gets the case as it stands. See [`transition_in`].
+/// A check beyond the lifecycle table that a step makes on the case as it
+/// stands (initial feedback only once, only the claimant acts, …).
+/// [`transition`] runs it against every fresh read of the case, so a change
+/// that lands between the read and the write cannot slip past it.
+pub trait Guard: Fn(&complaint::Model) -> Result<()> {}
+impl<F: Fn(&complaint::Model) -> Result<()>> Guard for F {}
+
+/// The guard of a step that the lifecycle table alone decides.
+pub fn unguarded(_: &complaint::Model) -> Result<()> {
+    Ok(())
+}
+
+/// Runs `action` on `case` through `guard` and the lifecycle table in its own
+/// transaction. Whatever the deadline job would have done to the case by `now`
+/// is done first ([`caught_up`]), so the action is judged against the case as
+/// it stands at that time. When the case changed meanwhile (a worker delivered it,
+/// another request moved it), it is read again and the guard and the table
+/// asked again, a few times, so a request that is still valid does not fail
+/// for a race and one that no longer is fails as if it came second. `edit`
+/// gets the case as it stands. See [`transition_in`].
+#[allow(clippy::too_many_arguments)]
 pub async fn transition(
     db: &DatabaseConnection,
     now: Now<'_>,
@@ -247,14 +280,50 @@ pub async fn transition(
     case: &complaint::Model,
     action: Action,
     payload: Value,
+    guard: impl Guard,
+    edit: impl Fn(&mut complaint::ActiveModel, &complaint::Model),
+) -> Result<complaint::Model> {
+    transition_recording(
+        db,
+        now,
+        actor,
+        case,
+        action,
+        payload,
+        Vec::new(),
+        guard,
+        edit,
+    )
+    .await
+}
+
+/// [`transition`], appending `records` after the transition's own event.
+#[allow(clippy::too_many_arguments)]
+pub async fn transition_recording(
+    db: &DatabaseConnection,
+    now: Now<'_>,
+    actor: &Actor,
+    case: &complaint::Model,
+    action: Action,
+    payload: Value,
+    records: Vec<Record>,
+    guard: impl Guard,
     edit: impl Fn(&mut complaint::ActiveModel, &complaint::Model),
 ) -> Result<complaint::Model> {
     let mut current = caught_up(db, now, case).await?;
     for attempt in 0.. {
+        guard(&current)?;
         let txn = db.begin().await?;
-        let result = transition_in(&txn, now, actor, &current, action, payload.clone(), |m| {
-            edit(m, &current)
-        })
+        let result = transition_with_records(
+            &txn,
+            now,
+            actor,
+            &current,
+            action,
+            payload.clone(),
+            records.clone(),
+            |m| edit(m, &current),
+        )
         .await;
         match result {
             Ok(updated) => {
@@ -289,7 +358,9 @@ pub async fn transition_in(
 }
 
 /// An event recorded beside a transition, in the same case-file write
-/// (the disclosure of contact details that comes with an acknowledgement).
+/// (the disclosure of contact details that comes with an acknowledgement,
+/// the notice that comes with terminating a mediation).
+#[derive(Debug, Clone)]
 pub struct Record {
     pub kind: &'static str,
     pub payload: Value,
@@ -308,7 +379,7 @@ pub async fn transition_with_records(
     edit: impl FnOnce(&mut complaint::ActiveModel),
 ) -> Result<complaint::Model> {
     let from = status_of(case)?;
-    let to = lifecycle::next(from, action)?;
+    let to = lifecycle::next(position_of(case, now.at)?, action)?;
     let clock = now;
     let now = clock.at;
     // A case leaving the handler's hands takes its undecided extension

@@ -14,20 +14,20 @@ pub enum Claim {
     Replay { status: u16, body: String },
 }
 
-/// How long an unanswered claim holds its key before a retry may take it over.
-fn abandoned_after() -> chrono::Duration {
-    chrono::Duration::seconds(60)
-}
-
-/// Claims `(partner, key)` for a request body with hash `request_hash`.
-/// `now` is real time: this is an operational timer, not business time.
+/// Claims `(partner, key)` for a request body with hash `request_hash`, for
+/// a request that started at `started_at` (real time: an operational timer,
+/// not business time). No request runs longer than `request_timeout`, so an
+/// unanswered claim made by one that started at least that long before this
+/// one was abandoned (the gateway answered it 503, or died) and is taken over.
 pub async fn claim<C: ConnectionTrait>(
     db: &C,
     partner_id: &str,
     idem_key: &str,
     request_hash: &str,
-    now: DateTime<Utc>,
+    started_at: DateTime<Utc>,
+    request_timeout: chrono::Duration,
 ) -> Result<Claim> {
+    let now = started_at;
     let inserted = key::Entity::insert(key::ActiveModel {
         partner_id: Set(partner_id.to_string()),
         key: Set(idem_key.to_string()),
@@ -53,7 +53,7 @@ pub async fn claim<C: ConnectionTrait>(
     if existing.request_hash != request_hash {
         return Err(Error::IdempotencyMismatch);
     }
-    if existing.response_status.is_none() && now - existing.created_at > abandoned_after() {
+    if existing.response_status.is_none() && now - existing.created_at >= request_timeout {
         // The first request died without answering; this one takes the key over.
         let taken = key::Entity::update_many()
             .col_expr(key::Column::CreatedAt, now.into())

@@ -15,8 +15,7 @@ use super::deadlines::caught_up;
 use super::events::Actor;
 use super::new_id;
 use crate::clock::{Now, beijing};
-use crate::domain::deadlines;
-use crate::domain::lifecycle::{Action, Status};
+use crate::domain::lifecycle::Action;
 use crate::domain::vocabulary::Remedy;
 use crate::error::{Error, Result};
 
@@ -127,13 +126,14 @@ pub async fn report_settlement(
         "note": settlement.note,
         "settled_at": beijing(&now.at),
     });
-    super::complaints::transition(
+    complaints::transition(
         db,
         now,
         actor,
         case,
         Action::ReportSettlement,
         outcome.clone(),
+        complaints::unguarded,
         |m, _| m.outcome = Set(Some(outcome.clone())),
     )
     .await
@@ -194,40 +194,6 @@ pub async fn answer_proposal(
     answered.update(&txn).await?;
     txn.commit().await?;
     Ok(updated)
-}
-
-/// The consumer objects. To a settlement only while the window for it is
-/// open and only when the handler reported it (one the consumer accepted
-/// stands); in the handler's stages the objection escalates like any other.
-pub async fn object(
-    db: &DatabaseConnection,
-    now: Now<'_>,
-    actor: &Actor,
-    case: &complaint::Model,
-    payload: Value,
-) -> Result<complaint::Model> {
-    // A window that ran out before the job's pass has closed all the same.
-    let case = &caught_up(db, now, case).await?;
-    if complaints::status_of(case)? == Status::Settled {
-        let by_handler = case
-            .outcome
-            .as_ref()
-            .and_then(|o| o.get("reported_by"))
-            .and_then(Value::as_str)
-            == Some("handler");
-        if !by_handler {
-            return Err(Error::conflict(
-                "the consumer accepted this settlement; only a settlement reported by the handler can be objected to",
-            ));
-        }
-        if !deadlines::objection_open(&complaints::deadlines_of(case)?, now.at) {
-            return Err(Error::conflict(
-                "the objection window has closed; the reported settlement stands",
-            ));
-        }
-    }
-    let action = Action::ConsumerObject;
-    complaints::transition(db, now, actor, case, action, payload, |_, _| {}).await
 }
 
 /// The handler asks, once per case, for more working days.

@@ -6,7 +6,7 @@ use entity::complaint;
 use sea_orm::{ActiveValue::Set, DatabaseConnection};
 use serde_json::{Value, json};
 
-use super::complaints;
+use super::complaints::{self, Record};
 use super::events::Actor;
 use crate::clock::Now;
 use crate::clock::beijing;
@@ -53,7 +53,35 @@ fn decided(case: &complaint::Model) -> bool {
         .is_some()
 }
 
-/// Runs one station step on `case` as `actor` (a staff member's id in `actor.id`).
+/// Only the staff member who claimed a case acts on it.
+fn held_by(actor: &Actor) -> impl Fn(&complaint::Model) -> Result<()> + '_ {
+    move |case| match (&case.assignee_id, &actor.id) {
+        (Some(assignee), Some(me)) if assignee != me => Err(Error::Conflict {
+            detail: "another staff member has claimed this complaint".into(),
+            extra: json!({ "assignee_id": assignee }),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Initial-check feedback: once, on a case the station has decided.
+fn awaits_initial_feedback(case: &complaint::Model) -> Result<()> {
+    if case.initial_feedback_at.is_some() {
+        return Err(Error::conflict(
+            "initial-check feedback was already given for this complaint",
+        ));
+    }
+    if !decided(case) {
+        return Err(Error::conflict(
+            "the station has not decided this complaint yet",
+        ));
+    }
+    Ok(())
+}
+
+/// Runs one station step on `case` as `actor` (a staff member's id in
+/// `actor.id`). Every check is a guard of the transition, so it holds for the
+/// case as it stands when the step is written, not only as it was first read.
 pub async fn act(
     db: &DatabaseConnection,
     now: Now<'_>,
@@ -63,18 +91,29 @@ pub async fn act(
 ) -> Result<complaint::Model> {
     let at = beijing(&now.at);
     let by = actor.id.clone();
+    let held = held_by(actor);
     match step {
         Step::Claim { user_id } => {
-            complaints::transition(db, now, actor, case, Action::Claim, json!({}), |m, _| {
+            let edit = move |m: &mut complaint::ActiveModel, _: &complaint::Model| {
                 m.assignee_id = Set(Some(user_id.clone()))
-            })
+            };
+            complaints::transition(
+                db,
+                now,
+                actor,
+                case,
+                Action::Claim,
+                json!({}),
+                complaints::unguarded,
+                edit,
+            )
             .await
         }
         Step::Release => {
-            complaints::transition(db, now, actor, case, Action::Release, json!({}), |m, _| {
-                m.assignee_id = Set(None)
-            })
-            .await
+            let edit =
+                |m: &mut complaint::ActiveModel, _: &complaint::Model| m.assignee_id = Set(None);
+            complaints::transition(db, now, actor, case, Action::Release, json!({}), held, edit)
+                .await
         }
         Step::Decide { accept, grounds } => {
             let (action, fields) = if accept {
@@ -94,29 +133,20 @@ pub async fn act(
                 });
                 (Action::NotAccept, fields)
             };
-            complaints::transition(
-                db,
-                now,
-                actor,
-                case,
-                action,
-                fields.clone(),
-                |m, current| m.outcome = Set(Some(merged(current, &fields))),
-            )
-            .await
+            let edit = |m: &mut complaint::ActiveModel, current: &complaint::Model| {
+                m.outcome = Set(Some(merged(current, &fields)))
+            };
+            complaints::transition(db, now, actor, case, action, fields.clone(), held, edit).await
         }
         Step::InitialFeedback { note } => {
-            if case.initial_feedback_at.is_some() {
-                return Err(Error::conflict(
-                    "initial-check feedback was already given for this complaint",
-                ));
-            }
-            if !decided(case) {
-                return Err(Error::conflict(
-                    "the station has not decided this complaint yet",
-                ));
-            }
             let payload = json!({ "kind": "initial", "note": note });
+            let guard = |current: &complaint::Model| {
+                held(current)?;
+                awaits_initial_feedback(current)
+            };
+            let edit = |m: &mut complaint::ActiveModel, _: &complaint::Model| {
+                m.initial_feedback_at = Set(Some(now.at))
+            };
             complaints::transition(
                 db,
                 now,
@@ -124,7 +154,8 @@ pub async fn act(
                 case,
                 Action::InitialFeedback,
                 payload,
-                |m, _| m.initial_feedback_at = Set(Some(now.at)),
+                guard,
+                edit,
             )
             .await
         }
@@ -140,14 +171,24 @@ pub async fn act(
                 "closed_at": at,
                 "closed_by": by,
             });
-            complaints::transition(
+            // SPEC §4: a terminated mediation leaves its notice in the case file.
+            let notice = (result == CloseResult::MediationTerminated).then(|| Record {
+                kind: "termination_notice",
+                payload: json!({ "notice": note }),
+            });
+            let edit = |m: &mut complaint::ActiveModel, current: &complaint::Model| {
+                m.outcome = Set(Some(merged(current, &fields)))
+            };
+            complaints::transition_recording(
                 db,
                 now,
                 actor,
                 case,
                 Action::Close,
                 fields.clone(),
-                |m, current| m.outcome = Set(Some(merged(current, &fields))),
+                notice.into_iter().collect(),
+                held,
+                edit,
             )
             .await
         }
