@@ -20,6 +20,7 @@ use crate::config::{ClockMode, Config};
 use crate::domain::deadlines::Policy;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
+use crate::store::intake_writer::IntakeWriter;
 use crate::store::{self, directory, settings};
 
 /// What every request handler can reach.
@@ -37,6 +38,8 @@ pub struct AppState {
     pub standings: Standings,
     /// Encrypts and decrypts webhook signing secrets at rest.
     pub sealer: Arc<Sealer>,
+    /// Writes intakes that arrive together in one transaction.
+    pub intake: IntakeWriter,
     /// Held while reading the business clock and running a deadline pass, by
     /// the background job and by `POST /v1/admin/clock` (which moves the clock
     /// under it): a pass never acts on a time the endpoint has set but not
@@ -83,6 +86,7 @@ impl AppState {
             std::time::Duration::from_secs(config.limits.standing_cache_seconds),
         );
         Ok(AppState {
+            intake: IntakeWriter::start(db.clone()),
             sealer,
             deadline_pass: Arc::default(),
             limits: RateLimits::default(),

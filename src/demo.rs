@@ -331,7 +331,15 @@ impl DemoCases<'_> {
             consents: json!({"odr": odr, "publish": false, "mediation": true}),
             odr_consent: odr,
         };
-        complaints::intake(&self.state.db, &self.partner_id, new, Some("QJ"), self.now).await
+        complaints::intake(
+            &self.state.db,
+            &self.state.intake,
+            &self.partner_id,
+            new,
+            Some("QJ"),
+            self.now,
+        )
+        .await
     }
 
     async fn step(

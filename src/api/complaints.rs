@@ -184,6 +184,7 @@ async fn intake(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpR
     }
     let result = complaints::intake(
         &state.db,
+        &state.intake,
         &partner_id,
         new,
         state.config.default_station.as_deref(),

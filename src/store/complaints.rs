@@ -4,16 +4,18 @@ use chrono::{DateTime, Utc};
 use entity::complaint;
 use sea_orm::TryIntoModel;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue, ActiveValue::Set, ColumnTrait, ConnectionTrait,
-    DatabaseConnection, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, Select, TransactionTrait,
+    ActiveValue, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    Select, TransactionTrait,
 };
 use serde_json::{Value, json};
 
 use super::deadlines::caught_up;
 use super::events::{self, Actor, NewEvent};
+use super::intake_writer::{IntakeRows, IntakeWriter};
 use super::{directory, negotiation, new_id, outbox};
 use crate::clock::Now;
+use crate::domain::case_file;
 use crate::domain::deadlines::{self, Deadlines};
 use crate::domain::lifecycle::{self, Action, EscalationReason, Position, Status};
 use crate::domain::routing::{self, Route};
@@ -62,18 +64,41 @@ fn duplicate(existing: &complaint::Model) -> Error {
     }
 }
 
-/// Accepts a complaint: routes it and writes the case with its first event.
+/// Accepts a complaint: routes it and writes the case with its first event
+/// and its outbox rows, committed (with whatever other intakes arrived at the
+/// same moment) before this returns.
 pub async fn intake(
     db: &sea_orm::DatabaseConnection,
+    writer: &IntakeWriter,
     partner_id: &str,
     new: NewComplaint,
     default_station: Option<&str>,
     clock: Now<'_>,
 ) -> Result<complaint::Model> {
+    let (case, rows) = prepare_intake(db, writer, partner_id, new, default_station, clock).await?;
+    if let Err(err) = writer.write(rows).await {
+        // The same external_ref was taken in already: name that complaint.
+        if let Some(existing) = by_external_ref(db, partner_id, &case.external_ref).await? {
+            return Err(duplicate(&existing));
+        }
+        return Err(err);
+    }
+    Ok(case)
+}
+
+/// Routes an intake and makes the rows it writes, without writing them.
+pub async fn prepare_intake(
+    db: &sea_orm::DatabaseConnection,
+    writer: &IntakeWriter,
+    partner_id: &str,
+    new: NewComplaint,
+    default_station: Option<&str>,
+    clock: Now<'_>,
+) -> Result<(complaint::Model, IntakeRows)> {
     let now = clock.at;
     // A duplicate external_ref is caught by the unique index when inserting.
     if let Some(code) = &new.station_code
-        && !directory::station_exists(db, code).await?
+        && !writer.station_exists(db, code).await?
     {
         return Err(Error::field("station_code", "no station has this code"));
     }
@@ -114,7 +139,8 @@ pub async fn intake(
         }
     };
     let id = new_id();
-    let txn = db.begin().await?;
+    // Stored to the microsecond, as read back.
+    let now = case_file::stored_time(now);
     let model = complaint::ActiveModel {
         id: Set(id.clone()),
         partner_id: Set(partner_id.to_string()),
@@ -129,8 +155,8 @@ pub async fn intake(
         description: Set(new.description),
         demand: Set(new.demand),
         amount_cents: Set(new.amount_cents),
-        occurred_at: Set(new.occurred_at),
-        dispatched_at: Set(new.dispatched_at.unwrap_or(now)),
+        occurred_at: Set(case_file::stored_time(new.occurred_at)),
+        dispatched_at: Set(case_file::stored_time(new.dispatched_at.unwrap_or(now))),
         received_at: Set(None),
         status: Set(status.as_str().into()),
         handler_id: Set(handler_id.clone()),
@@ -174,34 +200,18 @@ pub async fn intake(
     let mut model = model;
     model.event_hash = Set(Some(head));
     keep_deadlines(&mut model, clock, None, status, None)?;
-    let inserted = match model.insert(&txn).await {
-        Ok(m) => m,
-        Err(err) => {
-            drop(txn);
-            // The same external_ref was taken in already: name that complaint.
-            if let Some(existing) = by_external_ref(db, partner_id, &new.external_ref).await? {
-                return Err(duplicate(&existing));
-            }
-            return Err(err.into());
-        }
-    };
-    events::insert_all(&txn, rows).await?;
+    let case = model.clone().try_into_model()?;
     let handler = handlers
         .iter()
-        .find(|h| Some(&h.id) == inserted.handler_id.as_ref());
-    outbox::enqueue_for(
-        &txn,
-        &inserted,
-        None,
-        status,
-        None,
-        &Value::Null,
-        now,
-        handler,
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(inserted)
+        .find(|h| Some(&h.id) == case.handler_id.as_ref());
+    let outbox =
+        outbox::rows_for(db, &case, None, status, None, &Value::Null, now, handler).await?;
+    let rows = IntakeRows {
+        complaint: model,
+        events: rows,
+        outbox,
+    };
+    Ok((case, rows))
 }
 
 /// Several complaints by id, whoever asks: for the gateway's own workers only.

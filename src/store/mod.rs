@@ -7,6 +7,7 @@ pub mod deliveries;
 pub mod directory;
 pub mod events;
 pub mod idempotency;
+pub mod intake_writer;
 pub mod negotiation;
 pub mod outbox;
 pub mod scope;

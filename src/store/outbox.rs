@@ -65,16 +65,15 @@ fn body(event_type: &str, at: DateTime<Utc>, data: Value) -> Value {
     json!({ "type": event_type, "timestamp": views::time(&at), "data": data })
 }
 
-async fn insert(
-    txn: &DatabaseTransaction,
+fn row(
     case: &complaint::Model,
     target_kind: &str,
     target_id: &str,
     event_type: &str,
     payload: Value,
-) -> Result<()> {
+) -> outbox::ActiveModel {
     let now = Utc::now();
-    outbox::Entity::insert(outbox::ActiveModel {
+    outbox::ActiveModel {
         webhook_id: Set(format!("msg_{}", uuid::Uuid::now_v7().simple())),
         complaint_id: Set(case.id.clone()),
         target_kind: Set(target_kind.into()),
@@ -89,16 +88,25 @@ async fn insert(
         created_at: Set(now),
         delivered_at: Set(None),
         ..Default::default()
-    })
-    .exec_without_returning(txn)
-    .await?;
+    }
+}
+
+/// Writes outbox rows (of one change or of many) in one statement; in order,
+/// so their ids keep each complaint's events in sequence.
+pub async fn insert_all<C: ConnectionTrait>(db: &C, rows: Vec<outbox::ActiveModel>) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    outbox::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 
 /// Whether a partner registered a callback URL. Asked on every status change,
 /// so the answer is kept for a few seconds; a callback cannot be changed
 /// through the API after a partner is created, only set then.
-async fn has_callback(txn: &DatabaseTransaction, partner_id: &str) -> Result<bool> {
+async fn has_callback<C: ConnectionTrait>(db: &C, partner_id: &str) -> Result<bool> {
     use std::collections::HashMap;
     use std::sync::{LazyLock, Mutex};
     use std::time::{Duration as StdDuration, Instant};
@@ -114,7 +122,7 @@ async fn has_callback(txn: &DatabaseTransaction, partner_id: &str) -> Result<boo
         return Ok(*known);
     }
     let known = partner::Entity::find_by_id(partner_id.to_string())
-        .one(txn)
+        .one(db)
         .await?
         .is_some_and(|p| p.callback_url.is_some());
     KNOWN
@@ -142,15 +150,17 @@ pub async fn enqueue(
         }
         _ => None,
     };
-    enqueue_for(txn, case, from, to, action, detail, at, handler.as_ref()).await
+    let rows = rows_for(txn, case, from, to, action, detail, at, handler.as_ref()).await?;
+    insert_all(txn, rows).await
 }
 
-/// [`enqueue`] with the case's handler already at hand (intake has just read it).
-/// `detail` is the change's case-file payload; the events about a deadline or
-/// an extension carry that part of it beside the complaint.
+/// The outbox rows one change of `case` produces, for the caller to write in
+/// the change's transaction. `detail` is the change's case-file payload; the
+/// events about a deadline or an extension carry that part of it beside the
+/// complaint. Reads nothing but whether the partner has a callback (cached).
 #[allow(clippy::too_many_arguments)]
-pub async fn enqueue_for(
-    txn: &DatabaseTransaction,
+pub async fn rows_for<C: ConnectionTrait>(
+    db: &C,
     case: &complaint::Model,
     from: Option<Status>,
     to: Status,
@@ -158,7 +168,8 @@ pub async fn enqueue_for(
     detail: &Value,
     at: DateTime<Utc>,
     handler: Option<&handler::Model>,
-) -> Result<()> {
+) -> Result<Vec<outbox::ActiveModel>> {
+    let mut rows = Vec::new();
     let for_handler = handler_events(from, to, action);
     if let Some(h) = handler.filter(|h| case.handler_id.as_deref() == Some(h.id.as_str()))
         && !for_handler.is_empty()
@@ -176,18 +187,16 @@ pub async fn enqueue_for(
                     data[key] = value.clone();
                 }
             }
-            insert(
-                txn,
+            rows.push(row(
                 case,
                 "handler",
                 &h.id,
                 event_type,
                 body(event_type, at, data),
-            )
-            .await?;
+            ));
         }
     }
-    if from != Some(to) && has_callback(txn, &case.partner_id).await? {
+    if from != Some(to) && has_callback(db, &case.partner_id).await? {
         let viewer = Principal::Partner {
             partner_id: case.partner_id.clone(),
         };
@@ -195,17 +204,15 @@ pub async fn enqueue_for(
             "complaint": views::complaint(case, &viewer),
             "previous_status": from,
         });
-        insert(
-            txn,
+        rows.push(row(
             case,
             "partner",
             &case.partner_id,
             STATUS_CHANGED,
             body(STATUS_CHANGED, at, data),
-        )
-        .await?;
+        ));
     }
-    Ok(())
+    Ok(rows)
 }
 
 /// Claims up to `limit` due rows for `lease`: pending, due, not held by a live

@@ -1,0 +1,132 @@
+//! Group commit for intake: complaints arriving together are written together.
+//!
+//! Each intake is a new case row, its first case-file event and its outbox
+//! rows. Under load, partners send many at once; writing each in its own
+//! transaction costs five round trips and a WAL flush apiece. One writer task
+//! takes whatever intakes are waiting, inserts each table's rows in one
+//! statement and commits once, then answers every request. A request is
+//! answered only after its commit, so nothing acknowledged is lost. When a
+//! batch fails (a duplicate `external_ref`, say), its intakes are written again
+//! one by one, so only the offending one fails.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use entity::{complaint, event, outbox};
+use sea_orm::{DatabaseConnection, EntityTrait, TransactionTrait};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{directory, events, outbox as queue};
+use crate::error::{Error, Result};
+
+/// The most intakes written in one transaction (PostgreSQL allows 65,535
+/// bind parameters per statement; a case row takes about forty).
+const BATCH_MAX: usize = 256;
+
+/// What one intake writes.
+pub struct IntakeRows {
+    pub complaint: complaint::ActiveModel,
+    pub events: Vec<event::ActiveModel>,
+    pub outbox: Vec<outbox::ActiveModel>,
+}
+
+struct Job {
+    rows: IntakeRows,
+    done: oneshot::Sender<Result<()>>,
+}
+
+pub struct IntakeWriter {
+    jobs: mpsc::Sender<Job>,
+    /// Station codes seen to exist. Stations are never removed or renamed, so
+    /// a code once found stays valid; an unknown one is always looked up.
+    stations: Mutex<HashSet<String>>,
+}
+
+impl IntakeWriter {
+    /// Starts the writer task on the current runtime.
+    pub fn start(db: DatabaseConnection) -> IntakeWriter {
+        let (jobs, queue) = mpsc::channel(BATCH_MAX * 4);
+        tokio::spawn(run(db, queue));
+        IntakeWriter {
+            jobs,
+            stations: Mutex::default(),
+        }
+    }
+
+    /// Writes one intake's rows and returns once they are committed.
+    pub async fn write(&self, rows: IntakeRows) -> Result<()> {
+        let (done, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { rows, done })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    pub async fn station_exists(&self, db: &DatabaseConnection, code: &str) -> Result<bool> {
+        let known = |s: &Mutex<HashSet<String>>| {
+            s.lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .contains(code)
+        };
+        if known(&self.stations) {
+            return Ok(true);
+        }
+        let exists = directory::station_exists(db, code).await?;
+        if exists {
+            self.stations
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert(code.to_string());
+        }
+        Ok(exists)
+    }
+}
+
+fn stopped() -> Error {
+    Error::internal(std::io::Error::other("the intake writer has stopped"))
+}
+
+async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Job>) {
+    let mut jobs = Vec::with_capacity(BATCH_MAX);
+    while queue.recv_many(&mut jobs, BATCH_MAX).await > 0 {
+        // A request that gave up (its timeout answered 503) is not written.
+        jobs.retain(|job| !job.done.is_closed());
+        let (rows, answers): (Vec<_>, Vec<_>) = jobs.drain(..).map(|j| (j.rows, j.done)).unzip();
+        for (result, done) in commit_together(&db, &rows).await.into_iter().zip(answers) {
+            let _ = done.send(result);
+        }
+    }
+}
+
+/// Writes `intakes` in one transaction; when that fails, each in its own, so
+/// one bad intake (a duplicate) fails alone. One result per intake, in order.
+pub async fn commit_together(db: &DatabaseConnection, intakes: &[IntakeRows]) -> Vec<Result<()>> {
+    if intakes.len() > 1 && write_all(db, intakes).await.is_ok() {
+        return intakes.iter().map(|_| Ok(())).collect();
+    }
+    let mut results = Vec::with_capacity(intakes.len());
+    for intake in intakes {
+        results.push(write_all(db, std::slice::from_ref(intake)).await);
+    }
+    results
+}
+
+async fn write_all(db: &DatabaseConnection, intakes: &[IntakeRows]) -> Result<()> {
+    let txn = db.begin().await?;
+    complaint::Entity::insert_many(intakes.iter().map(|i| i.complaint.clone()))
+        .exec_without_returning(&txn)
+        .await?;
+    events::insert_all(
+        &txn,
+        intakes.iter().flat_map(|i| i.events.clone()).collect(),
+    )
+    .await?;
+    queue::insert_all(
+        &txn,
+        intakes.iter().flat_map(|i| i.outbox.clone()).collect(),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}

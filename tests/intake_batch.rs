@@ -1,0 +1,111 @@
+//! Group commit of intakes: intakes written together commit together, and a
+//! bad one among them (a duplicate external_ref) fails alone.
+
+mod common;
+
+use common::{TestApp, claims_of, id, intake, world};
+use odr_gateway::clock::Now;
+use odr_gateway::config::Config;
+use odr_gateway::store::complaints::{self, NewComplaint};
+use odr_gateway::store::intake_writer::{self, IntakeWriter};
+use serde_json::json;
+
+fn new_complaint(external_ref: &str, credit_code: &str) -> NewComplaint {
+    NewComplaint {
+        external_ref: external_ref.into(),
+        channel: "12315_web".into(),
+        consumer_name: "孙先生".into(),
+        consumer_phone: "13800138000".into(),
+        merchant_credit_code: credit_code.into(),
+        merchant_name: "某家具定制有限公司".into(),
+        category: "goods".into(),
+        problem: "quality".into(),
+        description: "柜门质量问题".into(),
+        demand: "更换".into(),
+        amount_cents: 1000,
+        occurred_at: common::at("2026-03-02T09:00:00+08:00"),
+        dispatched_at: None,
+        station_code: Some("QJ-DC".into()),
+        consents: json!({"odr": true, "publish": false, "mediation": true}),
+        odr_consent: true,
+    }
+}
+
+on_both_databases!(
+    a_duplicate_in_a_batch_fails_alone_and_the_rest_commit,
+    |app: TestApp| async move {
+        let w = world(&app).await;
+        // One complaint already in, through the API.
+        let first = app
+            .post("/v1/complaints", &w.partner, intake(&w.merchant_code))
+            .await
+            .expect(201);
+        let taken = first["external_ref"].as_str().unwrap().to_string();
+        let partner_id = claims_of(&w.partner)["sub"].as_str().unwrap().to_string();
+        let db = odr_gateway::store::connect(&app.database_url)
+            .await
+            .expect("connect");
+        let writer = IntakeWriter::start(db.clone());
+        let policy = Config::default().deadline_policy().expect("policy");
+        let now = Now {
+            at: common::at("2026-03-02T10:00:00+08:00"),
+            policy: &policy,
+        };
+        // Five intakes to write as one batch; the third repeats a taken reference.
+        let refs = ["batch-1", "batch-2", taken.as_str(), "batch-4", "batch-5"];
+        let mut cases = Vec::new();
+        let mut rows = Vec::new();
+        for r in refs {
+            let (case, row) = complaints::prepare_intake(
+                &db,
+                &writer,
+                &partner_id,
+                new_complaint(r, &w.merchant_code),
+                None,
+                now,
+            )
+            .await
+            .expect("prepared");
+            cases.push(case);
+            rows.push(row);
+        }
+        let results = intake_writer::commit_together(&db, &rows).await;
+        let failed: Vec<usize> = (0..results.len())
+            .filter(|&i| results[i].is_err())
+            .collect();
+        assert_eq!(failed, [2], "only the duplicate fails");
+        // The others are in, each with its first case-file event.
+        let listed = app
+            .get("/v1/complaints?limit=200", &w.partner)
+            .await
+            .expect(200);
+        let mut ids: Vec<String> = listed["items"].as_array().unwrap().iter().map(id).collect();
+        ids.sort();
+        let mut expected: Vec<String> = [0, 1, 3, 4].iter().map(|&i| cases[i].id.clone()).collect();
+        expected.push(id(&first));
+        expected.sort();
+        assert_eq!(ids, expected);
+        for i in [0, 1, 3, 4] {
+            let events = app
+                .get(
+                    &format!("/v1/complaints/{}/events", cases[i].id),
+                    &w.partner,
+                )
+                .await
+                .expect(200);
+            let kinds: Vec<&str> = events["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["kind"].as_str().unwrap())
+                .collect();
+            assert_eq!(kinds, ["intake"]);
+        }
+        // Through the API the duplicate is answered 409 naming the first.
+        let mut body = intake(&w.merchant_code);
+        body["external_ref"] = json!(taken);
+        let again = app.post("/v1/complaints", &w.partner, body).await;
+        assert_eq!(again.status, 409);
+        assert_eq!(again.body["existing_id"], first["id"]);
+    }
+);
