@@ -69,7 +69,7 @@ on_both_databases!(
             cases.push(case);
             rows.push(row);
         }
-        let results = intake_writer::commit_together(&db, &rows).await;
+        let results = intake_writer::commit_together(&db, &rows, |_| false).await;
         let failed: Vec<usize> = (0..results.len())
             .filter(|&i| results[i].is_err())
             .collect();
@@ -100,6 +100,31 @@ on_both_databases!(
                 .map(|e| e["kind"].as_str().unwrap())
                 .collect();
             assert_eq!(kinds, ["intake"]);
+        }
+        // An intake whose request stopped waiting is not committed; the rest are.
+        let mut late = Vec::new();
+        for r in ["late-1", "late-2"] {
+            let prepared = complaints::prepare_intake(
+                &db,
+                &writer,
+                &partner_id,
+                new_complaint(r, &w.merchant_code),
+                None,
+                now,
+            )
+            .await
+            .expect("prepared");
+            late.push(prepared);
+        }
+        let rows: Vec<_> = late.into_iter().map(|(_, rows)| rows).collect();
+        let results = intake_writer::commit_together(&db, &rows, |i| i == 1).await;
+        assert!(results[0].is_ok() && results[1].is_err());
+        for (r, expected) in [("late-1", 1), ("late-2", 0)] {
+            let found = app
+                .get(&format!("/v1/complaints?external_ref={r}"), &w.partner)
+                .await
+                .expect(200);
+            assert_eq!(found["items"].as_array().unwrap().len(), expected, "{r}");
         }
         // Through the API the duplicate is answered 409 naming the first.
         let mut body = intake(&w.merchant_code);

@@ -474,13 +474,15 @@ impl Deliverer {
             .collect();
         let txn = self.db.begin().await?;
         let mut together = true;
+        let mut rows = complaints::Deferred::default();
         for (row, case) in &routed {
-            if self.deliver_case(&txn, row, case).await.is_err() {
+            if self.deliver_case(&txn, row, case, &mut rows).await.is_err() {
                 together = false;
                 break;
             }
         }
         if together {
+            rows.write(&txn).await?;
             return Ok(txn.commit().await?);
         }
         drop(txn);
@@ -493,8 +495,12 @@ impl Deliverer {
                 continue;
             }
             let txn = self.db.begin().await?;
-            match self.deliver_case(&txn, row, &case).await {
-                Ok(()) => txn.commit().await?,
+            let mut rows = complaints::Deferred::default();
+            match self.deliver_case(&txn, row, &case, &mut rows).await {
+                Ok(()) => {
+                    rows.write(&txn).await?;
+                    txn.commit().await?
+                }
                 Err(err) => {
                     tracing::info!(complaint = %row.complaint_id, error = %err, "webhook delivery not recorded on the case")
                 }
@@ -508,16 +514,19 @@ impl Deliverer {
         txn: &DatabaseTransaction,
         row: &outbox::Model,
         case: &entity::complaint::Model,
+        rows: &mut complaints::Deferred,
     ) -> crate::error::Result<()> {
         let now = self.now();
-        complaints::transition_in(
+        complaints::transition_deferring(
             txn,
             now,
             &Actor::system(),
             case,
             Action::Deliver,
             json!({ "via": "webhook", "webhook_id": row.webhook_id }),
+            Vec::new(),
             |m| m.received_at = Set(Some(now.at)),
+            rows,
         )
         .await?;
         Ok(())

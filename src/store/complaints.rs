@@ -388,6 +388,46 @@ pub async fn transition_with_records(
     records: Vec<Record>,
     edit: impl FnOnce(&mut complaint::ActiveModel),
 ) -> Result<complaint::Model> {
+    let mut rows = Deferred::default();
+    let updated = transition_deferring(
+        db, now, actor, case, action, payload, records, edit, &mut rows,
+    )
+    .await?;
+    rows.write(db).await?;
+    Ok(updated)
+}
+
+/// The case-file and outbox rows of transitions made in one transaction, kept
+/// back so that the caller writes them all in two statements (a delivery
+/// batch moves many cases at once). Written in the order the transitions
+/// made them, so each complaint's events stay in sequence.
+#[derive(Default)]
+pub struct Deferred {
+    events: Vec<entity::event::ActiveModel>,
+    outbox: Vec<entity::outbox::ActiveModel>,
+}
+
+impl Deferred {
+    pub async fn write(self, txn: &DatabaseTransaction) -> Result<()> {
+        events::insert_all(txn, self.events).await?;
+        outbox::insert_all(txn, self.outbox).await
+    }
+}
+
+/// [`transition_with_records`], leaving its case-file and outbox rows in
+/// `deferred` for the caller to write before committing `db`.
+#[allow(clippy::too_many_arguments)]
+pub async fn transition_deferring(
+    db: &DatabaseTransaction,
+    now: Now<'_>,
+    actor: &Actor,
+    case: &complaint::Model,
+    action: Action,
+    payload: Value,
+    records: Vec<Record>,
+    edit: impl FnOnce(&mut complaint::ActiveModel),
+    deferred: &mut Deferred,
+) -> Result<complaint::Model> {
     let from = status_of(case)?;
     let to = lifecycle::next(position_of(case, now.at)?, action)?;
     let clock = now;
@@ -466,12 +506,13 @@ pub async fn transition_with_records(
     if updated.rows_affected == 0 {
         return Err(Error::Concurrent);
     }
-    events::insert_all(db, rows).await?;
+    deferred.events.extend(rows);
     if let Some(extension) = &lapsing {
         negotiation::lapse_extension(db, &extension.id, now).await?;
     }
     let updated = after.try_into_model()?;
-    outbox::enqueue(db, &updated, Some(from), to, Some(action), &detail, now).await?;
+    let outbox = outbox::rows_of_change(db, &updated, Some(from), to, Some(action), &detail, now);
+    deferred.outbox.extend(outbox.await?);
     Ok(updated)
 }
 

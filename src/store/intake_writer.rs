@@ -93,7 +93,9 @@ async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Job>) {
         // A request that gave up (its timeout answered 503) is not written.
         jobs.retain(|job| !job.done.is_closed());
         let (rows, answers): (Vec<_>, Vec<_>) = jobs.drain(..).map(|j| (j.rows, j.done)).unzip();
-        for (result, done) in commit_together(&db, &rows).await.into_iter().zip(answers) {
+        let gave_up = |i: usize| answers[i].is_closed();
+        let results = commit_together(&db, &rows, gave_up).await;
+        for (result, done) in results.into_iter().zip(answers) {
             let _ = done.send(result);
         }
     }
@@ -101,18 +103,34 @@ async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Job>) {
 
 /// Writes `intakes` in one transaction; when that fails, each in its own, so
 /// one bad intake (a duplicate) fails alone. One result per intake, in order.
-pub async fn commit_together(db: &DatabaseConnection, intakes: &[IntakeRows]) -> Vec<Result<()>> {
-    if intakes.len() > 1 && write_all(db, intakes).await.is_ok() {
+/// `gave_up(i)` says that intake `i`'s request has been answered already (it
+/// timed out while the write waited, say): its rows are not committed, as a
+/// request's own transaction would have been rolled back.
+pub async fn commit_together(
+    db: &DatabaseConnection,
+    intakes: &[IntakeRows],
+    gave_up: impl Fn(usize) -> bool,
+) -> Vec<Result<()>> {
+    let all = 0..intakes.len();
+    if intakes.len() > 1
+        && write_all(db, intakes, || all.clone().any(&gave_up))
+            .await
+            .is_ok()
+    {
         return intakes.iter().map(|_| Ok(())).collect();
     }
     let mut results = Vec::with_capacity(intakes.len());
-    for intake in intakes {
-        results.push(write_all(db, std::slice::from_ref(intake)).await);
+    for (i, intake) in intakes.iter().enumerate() {
+        results.push(write_all(db, std::slice::from_ref(intake), || gave_up(i)).await);
     }
     results
 }
 
-async fn write_all(db: &DatabaseConnection, intakes: &[IntakeRows]) -> Result<()> {
+async fn write_all(
+    db: &DatabaseConnection,
+    intakes: &[IntakeRows],
+    gave_up: impl Fn() -> bool,
+) -> Result<()> {
     let txn = db.begin().await?;
     complaint::Entity::insert_many(intakes.iter().map(|i| i.complaint.clone()))
         .exec_without_returning(&txn)
@@ -127,6 +145,16 @@ async fn write_all(db: &DatabaseConnection, intakes: &[IntakeRows]) -> Result<()
         intakes.iter().flat_map(|i| i.outbox.clone()).collect(),
     )
     .await?;
+    if gave_up() {
+        txn.rollback().await?;
+        return Err(stopped_waiting());
+    }
     txn.commit().await?;
     Ok(())
+}
+
+fn stopped_waiting() -> Error {
+    Error::internal(std::io::Error::other(
+        "the request stopped waiting for its intake to be written",
+    ))
 }

@@ -132,9 +132,9 @@ async fn has_callback<C: ConnectionTrait>(db: &C, partner_id: &str) -> Result<bo
     Ok(known)
 }
 
-/// Writes the outbound events of one change of `case` inside its transaction.
+/// The outbound events of one change of `case`, for its transaction to write.
 /// `at` is business time (the events' `timestamp`); scheduling runs on real time.
-pub async fn enqueue(
+pub async fn rows_of_change(
     txn: &DatabaseTransaction,
     case: &complaint::Model,
     from: Option<Status>,
@@ -142,7 +142,7 @@ pub async fn enqueue(
     action: Option<Action>,
     detail: &Value,
     at: DateTime<Utc>,
-) -> Result<()> {
+) -> Result<Vec<outbox::ActiveModel>> {
     // Read the handler only when it has something to be told.
     let handler = match &case.handler_id {
         Some(id) if !handler_events(from, to, action).is_empty() => {
@@ -150,8 +150,7 @@ pub async fn enqueue(
         }
         _ => None,
     };
-    let rows = rows_for(txn, case, from, to, action, detail, at, handler.as_ref()).await?;
-    insert_all(txn, rows).await
+    rows_for(txn, case, from, to, action, detail, at, handler.as_ref()).await
 }
 
 /// The outbox rows one change of `case` produces, for the caller to write in
