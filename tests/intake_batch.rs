@@ -53,22 +53,19 @@ on_both_databases!(
         };
         // Five intakes to write as one batch; the third repeats a taken reference.
         let refs = ["batch-1", "batch-2", taken.as_str(), "batch-4", "batch-5"];
-        let mut cases = Vec::new();
-        let mut rows = Vec::new();
-        for r in refs {
-            let (case, row) = complaints::prepare_intake(
-                &db,
-                &writer,
-                &partner_id,
-                new_complaint(r, &w.merchant_code),
-                None,
-                now,
-            )
-            .await
-            .expect("prepared");
-            cases.push(case);
-            rows.push(row);
-        }
+        let prepare = |refs: Vec<String>| {
+            let (db, writer, partner_id, code) = (&db, &writer, &partner_id, &w.merchant_code);
+            async move {
+                let mut prepared = Vec::new();
+                for r in refs {
+                    let new = new_complaint(&r, code);
+                    let one = complaints::prepare_intake(db, writer, partner_id, new, None, now);
+                    prepared.push(one.await.expect("prepared"));
+                }
+                prepared.into_iter().unzip::<_, _, Vec<_>, Vec<_>>()
+            }
+        };
+        let (cases, rows) = prepare(refs.iter().map(|r| r.to_string()).collect()).await;
         let results = intake_writer::commit_together(&db, &rows, |_| false).await;
         let failed: Vec<usize> = (0..results.len())
             .filter(|&i| results[i].is_err())
@@ -102,21 +99,7 @@ on_both_databases!(
             assert_eq!(kinds, ["intake"]);
         }
         // An intake whose request stopped waiting is not committed; the rest are.
-        let mut late = Vec::new();
-        for r in ["late-1", "late-2"] {
-            let prepared = complaints::prepare_intake(
-                &db,
-                &writer,
-                &partner_id,
-                new_complaint(r, &w.merchant_code),
-                None,
-                now,
-            )
-            .await
-            .expect("prepared");
-            late.push(prepared);
-        }
-        let rows: Vec<_> = late.into_iter().map(|(_, rows)| rows).collect();
+        let (_, rows) = prepare(vec!["late-1".into(), "late-2".into()]).await;
         let results = intake_writer::commit_together(&db, &rows, |i| i == 1).await;
         assert!(results[0].is_ok() && results[1].is_err());
         for (r, expected) in [("late-1", 1), ("late-2", 0)] {
