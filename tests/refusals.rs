@@ -298,15 +298,15 @@ on_both_databases!(
             claim,
             odr_gateway::store::idempotency::Claim::Fresh
         ));
-        let duplicate = app
-            .client
-            .post(format!("{}/v1/complaints", app.base))
-            .bearer_auth(&w.partner)
-            .header("Idempotency-Key", "in-flight")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let keyed = || {
+            app.client
+                .post(format!("{}/v1/complaints", app.base))
+                .bearer_auth(&w.partner)
+                .header("Idempotency-Key", "in-flight")
+                .json(&body)
+                .send()
+        };
+        let duplicate = keyed().await.unwrap();
         assert_eq!(duplicate.status(), 409);
         let problem: Value = duplicate.json().await.unwrap();
         assert_eq!(
@@ -318,15 +318,7 @@ on_both_databases!(
         odr_gateway::store::idempotency::finish(&db, &partner_id, "in-flight", 201, "{}")
             .await
             .unwrap();
-        let replay = app
-            .client
-            .post(format!("{}/v1/complaints", app.base))
-            .bearer_auth(&w.partner)
-            .header("Idempotency-Key", "in-flight")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let replay = keyed().await.unwrap();
         assert_eq!(replay.status(), 201);
         assert_eq!(replay.headers()["idempotent-replayed"], "true");
     }
