@@ -90,6 +90,13 @@ impl Http {
         assert_eq!(status, 200, "{body}");
         body["access_token"].as_str().expect("token").to_string()
     }
+
+    /// A token for the credentials an enrolment printed.
+    async fn token_for(&self, enrolled: &Value) -> String {
+        let field = |name: &str| enrolled[name].as_str().expect(name).to_string();
+        self.client_token(&field("client_id"), &field("client_secret"))
+            .await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -285,19 +292,9 @@ async fn the_admin_bootstrap_makes_a_world_the_api_serves() {
     assert_eq!(http.get("/v1/stations", &staff_token).await.0, 200);
     assert_eq!(http.get("/v1/partners", &staff_token).await.0, 403);
     // The printed credentials work too.
-    let handler_token = http
-        .client_token(
-            handler["client_id"].as_str().unwrap(),
-            handler["client_secret"].as_str().unwrap(),
-        )
-        .await;
+    let handler_token = http.token_for(&handler).await;
     assert_eq!(http.get("/v1/inbox", &handler_token).await.0, 200);
-    let partner_token = http
-        .client_token(
-            partner["client_id"].as_str().unwrap(),
-            partner["client_secret"].as_str().unwrap(),
-        )
-        .await;
+    let partner_token = http.token_for(&partner).await;
     assert_eq!(http.get("/v1/complaints", &partner_token).await.0, 200);
     // Each change is in the audit log, made by the command line.
     let (status, audit) = http.get("/v1/admin/audit?limit=200", &admin_token).await;

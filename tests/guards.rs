@@ -61,6 +61,19 @@ async fn claimed(app: &TestApp, w: &World, staff: &str) -> (String, String) {
     (case, body["assignee_id"].as_str().unwrap().to_string())
 }
 
+/// [`claimed`], then accepted by the same staff member.
+async fn accepted(app: &TestApp, w: &World, staff: &str) -> (String, String) {
+    let (case, me) = claimed(app, w, staff).await;
+    app.post(
+        &format!("/v1/queue/{case}/decision"),
+        staff,
+        json!({"accept": true}),
+    )
+    .await
+    .expect(200);
+    (case, me)
+}
+
 fn staff(user_id: &str) -> Actor {
     Actor {
         kind: "staff",
@@ -120,14 +133,7 @@ on_both_databases!(
     |app: TestApp| async move {
         let w = world(&app).await;
         let store = Store::open(&app).await;
-        let (case, me) = claimed(&app, &w, &w.dc_staff).await;
-        app.post(
-            &format!("/v1/queue/{case}/decision"),
-            &w.dc_staff,
-            json!({"accept": true}),
-        )
-        .await
-        .expect(200);
+        let (case, me) = accepted(&app, &w, &w.dc_staff).await;
         let stale = store.read(&case).await;
         app.post(
             &format!("/v1/queue/{case}/feedback"),
@@ -189,15 +195,8 @@ on_both_databases!(
     |app: TestApp| async move {
         let w = world(&app).await;
         for _ in 0..3 {
-            let (case, _) = claimed(&app, &w, &w.dc_staff).await;
+            let (case, _) = accepted(&app, &w, &w.dc_staff).await;
             let path = format!("/v1/queue/{case}/feedback");
-            app.post(
-                &format!("/v1/queue/{case}/decision"),
-                &w.dc_staff,
-                json!({"accept": true}),
-            )
-            .await
-            .expect(200);
             let send = |note: &'static str| {
                 app.post(&path, &w.dc_staff, json!({"kind": "initial", "note": note}))
             };
