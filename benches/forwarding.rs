@@ -21,7 +21,6 @@ use serde_json::{Value, json};
 fn tune(c: &mut Config) {
     c.delivery.rate_per_second = 100_000;
     c.delivery.burst = 100_000;
-    c.delivery.poll_interval_ms = 10;
     c.delivery.workers = std::env::var("FORWARD_WORKERS")
         .ok()
         .and_then(|v| v.parse().ok())

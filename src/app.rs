@@ -21,7 +21,7 @@ use crate::domain::deadlines::Policy;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::store::intake_writer::IntakeWriter;
-use crate::store::{self, directory, settings};
+use crate::store::{self, directory, outbox, settings};
 
 /// What every request handler can reach.
 pub struct AppState {
@@ -40,6 +40,8 @@ pub struct AppState {
     pub sealer: Arc<Sealer>,
     /// Writes intakes that arrive together in one transaction.
     pub intake: IntakeWriter,
+    /// Wakes this process's delivery workers when outbox rows are committed.
+    pub outbox_ready: outbox::Ready,
     /// Held while reading the business clock and running a deadline pass, by
     /// the background job and by `POST /v1/admin/clock` (which moves the clock
     /// under it): a pass never acts on a time the endpoint has set but not
@@ -85,8 +87,10 @@ impl AppState {
             db.clone(),
             std::time::Duration::from_secs(config.limits.standing_cache_seconds),
         );
+        let outbox_ready = outbox::Ready::default();
         Ok(AppState {
-            intake: IntakeWriter::start(db.clone()),
+            intake: IntakeWriter::start(db.clone(), outbox_ready.clone()),
+            outbox_ready,
             sealer,
             deadline_pass: Arc::default(),
             limits: RateLimits::default(),
@@ -168,6 +172,7 @@ pub fn start_workers(state: &AppState) -> Result<()> {
         state.sealer.clone(),
         state.config.delivery.clone(),
         state.metrics.clone(),
+        state.outbox_ready.clone(),
     )
     .map_err(Error::internal)?;
     deliverer.spawn();

@@ -87,6 +87,27 @@ fn fast_retries(c: &mut Config) {
 }
 
 on_both_databases!(
+    a_committed_intake_wakes_a_worker_before_its_next_poll,
+    config = |c: &mut Config| {
+        c.delivery.workers = 1;
+        c.delivery.poll_interval_ms = 60_000;
+    },
+    |app: TestApp| async move {
+        let (w, _) = push_world(&app, None).await;
+        for n in 1..=2 {
+            let case = id(&app
+                .post("/v1/complaints", &w.partner, submission(&w.code))
+                .await
+                .expect(201));
+            // Once the first has arrived the one worker has polled and waits
+            // a minute: only the second intake's commit can bring it out.
+            let got = w.receiver.wait_for(n, WAIT).await;
+            assert_eq!(got[n - 1].json()["data"]["complaint"]["id"], case.as_str());
+        }
+    }
+);
+
+on_both_databases!(
     a_forward_is_signed_and_its_2xx_delivers_the_case,
     |app: TestApp| async move {
         let (w, _) = push_world(&app, None).await;

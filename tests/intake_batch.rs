@@ -45,7 +45,7 @@ on_both_databases!(
         let db = odr_gateway::store::connect(&app.database_url)
             .await
             .expect("connect");
-        let writer = IntakeWriter::start(db.clone());
+        let writer = IntakeWriter::start(db.clone(), Default::default());
         let policy = Config::default().deadline_policy().expect("policy");
         let now = Now {
             at: common::at("2026-03-02T10:00:00+08:00"),

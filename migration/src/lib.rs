@@ -7,6 +7,7 @@ mod m20261122_000001_core;
 mod m20261122_000002_delivery;
 mod m20261122_000003_deadlines;
 mod m20261122_000004_security;
+mod m20261123_000005_pending_outbox;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_delivery::Migration),
             Box::new(m20261122_000003_deadlines::Migration),
             Box::new(m20261122_000004_security::Migration),
+            Box::new(m20261123_000005_pending_outbox::Migration),
         ]
     }
 }

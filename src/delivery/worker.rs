@@ -72,6 +72,7 @@ pub struct Deliverer {
     client: reqwest::Client,
     limiters: Limiters,
     metrics: Arc<Metrics>,
+    ready: queue::Ready,
 }
 
 /// One attempt and how it ended.
@@ -108,6 +109,7 @@ impl Deliverer {
         sealer: Arc<Sealer>,
         config: DeliveryConfig,
         metrics: Arc<Metrics>,
+        ready: queue::Ready,
     ) -> Result<Arc<Self>, reqwest::Error> {
         super::install_crypto_provider();
         let client = reqwest::Client::builder()
@@ -125,6 +127,7 @@ impl Deliverer {
             client,
             limiters: Limiters::default(),
             metrics,
+            ready,
         }))
     }
 
@@ -145,22 +148,28 @@ impl Deliverer {
             .collect()
     }
 
+    /// Claims and delivers batches. A worker that finds a full batch wakes
+    /// another to claim the next; one that finds less waits to be woken by a
+    /// commit in this process, or polls after `poll_interval_ms`.
     async fn run(&self) {
         let lease = Duration::seconds(self.config.lease_seconds as i64);
-        let idle = StdDuration::from_millis(self.config.poll_interval_ms);
+        let poll = StdDuration::from_millis(self.config.poll_interval_ms);
         loop {
             match queue::claim(&self.db, lease, self.config.batch_size).await {
                 Ok(rows) if !rows.is_empty() => {
                     let full = rows.len() as u64 == self.config.batch_size;
+                    if full {
+                        self.ready.wake();
+                    }
                     // On an error the leases expire and the rows are tried again.
                     if let Err(err) = self.deliver_batch(rows).await {
                         tracing::warn!(error = %err, "delivery bookkeeping failed");
                     }
                     if !full {
-                        tokio::time::sleep(idle).await;
+                        self.ready.wait(poll).await;
                     }
                 }
-                Ok(_) => tokio::time::sleep(idle).await,
+                Ok(_) => self.ready.wait(poll).await,
                 Err(err) => {
                     tracing::warn!(error = %err, "claiming outbox rows failed");
                     tokio::time::sleep(StdDuration::from_secs(1)).await;
@@ -482,8 +491,7 @@ impl Deliverer {
             }
         }
         if together {
-            rows.write(&txn).await?;
-            return Ok(txn.commit().await?);
+            return self.commit(txn, rows).await;
         }
         drop(txn);
         // Someone else moved one of them meanwhile: each case on its own, read afresh.
@@ -497,14 +505,27 @@ impl Deliverer {
             let txn = self.db.begin().await?;
             let mut rows = complaints::Deferred::default();
             match self.deliver_case(&txn, row, &case, &mut rows).await {
-                Ok(()) => {
-                    rows.write(&txn).await?;
-                    txn.commit().await?
-                }
+                Ok(()) => self.commit(txn, rows).await?,
                 Err(err) => {
                     tracing::info!(complaint = %row.complaint_id, error = %err, "webhook delivery not recorded on the case")
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Writes a transaction's case-file and outbox rows and commits it; new
+    /// outbox rows (a partner's status callback) wake a worker.
+    async fn commit(
+        &self,
+        txn: DatabaseTransaction,
+        rows: complaints::Deferred,
+    ) -> crate::error::Result<()> {
+        let wake = rows.writes_outbox();
+        rows.write(&txn).await?;
+        txn.commit().await?;
+        if wake {
+            self.ready.wake();
         }
         Ok(())
     }

@@ -408,6 +408,10 @@ pub struct Deferred {
 }
 
 impl Deferred {
+    pub fn writes_outbox(&self) -> bool {
+        !self.outbox.is_empty()
+    }
+
     pub async fn write(self, txn: &DatabaseTransaction) -> Result<()> {
         events::insert_all(txn, self.events).await?;
         outbox::insert_all(txn, self.outbox).await

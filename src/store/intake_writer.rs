@@ -43,10 +43,11 @@ pub struct IntakeWriter {
 }
 
 impl IntakeWriter {
-    /// Starts the writer task on the current runtime.
-    pub fn start(db: DatabaseConnection) -> IntakeWriter {
+    /// Starts the writer task on the current runtime; `ready` hears of each
+    /// commit that wrote outbox rows.
+    pub fn start(db: DatabaseConnection, ready: queue::Ready) -> IntakeWriter {
         let (jobs, queue) = mpsc::channel(BATCH_MAX * 4);
-        tokio::spawn(run(db, queue));
+        tokio::spawn(run(db, queue, ready));
         IntakeWriter {
             jobs,
             stations: Mutex::default(),
@@ -87,7 +88,7 @@ fn stopped() -> Error {
     Error::internal(std::io::Error::other("the intake writer has stopped"))
 }
 
-async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Job>) {
+async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Job>, ready: queue::Ready) {
     let mut jobs = Vec::with_capacity(BATCH_MAX);
     while queue.recv_many(&mut jobs, BATCH_MAX).await > 0 {
         // A request that gave up (its timeout answered 503) is not written.
@@ -95,6 +96,13 @@ async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Job>) {
         let (rows, answers): (Vec<_>, Vec<_>) = jobs.drain(..).map(|j| (j.rows, j.done)).unzip();
         let gave_up = |i: usize| answers[i].is_closed();
         let results = commit_together(&db, &rows, gave_up).await;
+        if rows
+            .iter()
+            .zip(&results)
+            .any(|(r, result)| result.is_ok() && !r.outbox.is_empty())
+        {
+            ready.wake();
+        }
         for (result, done) in results.into_iter().zip(answers) {
             let _ = done.send(result);
         }

@@ -14,6 +14,24 @@ use crate::domain::lifecycle::{Action, EscalationReason, Status};
 use crate::error::Result;
 use crate::views;
 
+/// Tells this process's delivery workers that outbox rows were committed, so
+/// they claim them at once rather than at their next poll. Rows written by
+/// other processes are found by polling.
+#[derive(Clone, Default)]
+pub struct Ready(std::sync::Arc<tokio::sync::Notify>);
+
+impl Ready {
+    /// Wakes one waiting worker (or the next one to wait).
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+
+    /// Waits for a wake-up, at most `poll`.
+    pub async fn wait(&self, poll: std::time::Duration) {
+        let _ = tokio::time::timeout(poll, self.0.notified()).await;
+    }
+}
+
 pub const FORWARDED: &str = "complaint.forwarded";
 pub const CONSUMER_RESPONDED: &str = "complaint.consumer_responded";
 pub const ESCALATED: &str = "complaint.escalated";
@@ -217,6 +235,8 @@ pub async fn rows_for<C: ConnectionTrait>(
 /// Claims up to `limit` due rows for `lease`: pending, due, not held by a live
 /// lease, and first in line for their complaint and target (in-order delivery).
 /// On PostgreSQL `FOR UPDATE SKIP LOCKED` lets several processes claim at once.
+/// Both scans run on the partial indexes over pending rows, so the query's
+/// plan does not depend on its parameters and is prepared once per connection.
 pub async fn claim<C: ConnectionTrait>(
     db: &C,
     lease: Duration,
@@ -233,8 +253,9 @@ pub async fn claim<C: ConnectionTrait>(
          WHERE id IN (SELECT o.id FROM outbox o \
             WHERE o.status = 'pending' AND o.next_attempt_at <= {now} \
               AND (o.locked_until IS NULL OR o.locked_until < {now2}) \
-              AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.complaint_id = o.complaint_id \
-                  AND e.target_id = o.target_id AND e.id < o.id AND e.status = 'pending') \
+              AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.status = 'pending' \
+                  AND e.complaint_id = o.complaint_id AND e.target_id = o.target_id \
+                  AND e.id < o.id) \
             ORDER BY o.id LIMIT {limit} {skip_locked}) \
          RETURNING *",
         lease_until = p[0],
