@@ -20,7 +20,7 @@ use crate::config::{ClockMode, Config};
 use crate::domain::deadlines::Policy;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::store::intake_writer::IntakeWriter;
+use crate::store::intake_writer::{HandOff, IntakeWriter};
 use crate::store::{self, directory, outbox, settings};
 
 /// What every request handler can reach.
@@ -175,7 +175,12 @@ pub fn start_workers(state: &AppState) -> Result<()> {
         state.outbox_ready.clone(),
     )
     .map_err(Error::internal)?;
-    deliverer.spawn();
+    let (rows, handed) = tokio::sync::mpsc::channel(deliverer.hand_off_capacity());
+    state.intake.hand_off_to(HandOff {
+        rows,
+        lease: chrono::Duration::seconds(state.config.delivery.lease_seconds as i64),
+    });
+    deliverer.spawn(handed);
     crate::jobs::deadlines::DeadlineJob::new(state).spawn();
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use common::receiver::{Receiver, Reply, verifies};
@@ -707,6 +708,45 @@ on_both_databases!(
         assert_eq!(
             (bad.status.as_u16(), bad.fields()),
             (422, vec!["delivery_rate_per_second".to_string()])
+        );
+    }
+);
+
+on_both_databases!(
+    a_lease_used_up_waiting_for_the_rate_cap_is_not_sent_twice,
+    config = |c: &mut Config| {
+        c.delivery.lease_seconds = 5;
+        c.delivery.timeout_seconds = 1;
+        c.delivery.workers = 2;
+    },
+    |app: TestApp| async move {
+        let (w, _) = push_world(&app, None).await;
+        app.call(
+            reqwest::Method::PATCH,
+            &format!("/v1/handlers/{}", w.handler_id),
+            Some(&app.admin),
+            Some(json!({"delivery_rate_per_second": 1})),
+        )
+        .await
+        .expect(200);
+        // At one a second the batch outlasts its five-second lease: the rows
+        // whose lease ran out while they waited are claimed again, and each
+        // event still arrives exactly once.
+        let n = 8;
+        for _ in 0..n {
+            app.post("/v1/complaints", &w.partner, submission(&w.code))
+                .await
+                .expect(201);
+        }
+        w.receiver.wait_for(n, WAIT).await;
+        let mut arrivals: HashMap<String, usize> = HashMap::new();
+        for r in w.receiver.received() {
+            *arrivals.entry(r.headers["webhook-id"].clone()).or_default() += 1;
+        }
+        assert_eq!(arrivals.len(), n);
+        assert!(
+            arrivals.values().all(|&times| times == 1),
+            "sent more than once: {arrivals:?}"
         );
     }
 );

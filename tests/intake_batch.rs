@@ -66,7 +66,7 @@ on_both_databases!(
             }
         };
         let (cases, rows) = prepare(refs.iter().map(|r| r.to_string()).collect()).await;
-        let results = intake_writer::commit_together(&db, &rows, |_| false).await;
+        let results = intake_writer::commit_together(&db, &rows, |_| false, None).await;
         let failed: Vec<usize> = (0..results.len())
             .filter(|&i| results[i].is_err())
             .collect();
@@ -100,7 +100,7 @@ on_both_databases!(
         }
         // An intake whose request stopped waiting is not committed; the rest are.
         let (_, rows) = prepare(vec!["late-1".into(), "late-2".into()]).await;
-        let results = intake_writer::commit_together(&db, &rows, |i| i == 1).await;
+        let results = intake_writer::commit_together(&db, &rows, |i| i == 1, None).await;
         assert!(results[0].is_ok() && results[1].is_err());
         for (r, expected) in [("late-1", 1), ("late-2", 0)] {
             let found = app
@@ -117,3 +117,128 @@ on_both_databases!(
         assert_eq!(again.body["existing_id"], first["id"]);
     }
 );
+
+/// A push merchant (so intakes write outbox rows) and a partner's id, on an
+/// app whose delivery workers do not run: only the test takes the rows.
+async fn push_merchant(app: &TestApp) -> (String, String) {
+    app.post(
+        "/v1/stations",
+        &app.admin,
+        json!({"code": "QJ-DC", "name": "东城"}),
+    )
+    .await
+    .expect(201);
+    let code = odr_gateway::demo::credit_code("91429005MA4900001").unwrap();
+    app.post("/v1/handlers", &app.admin, json!({"kind": "merchant", "name": "商户", "credit_code": code, "station_code": "QJ-DC", "delivery": "push", "webhook_url": "http://127.0.0.1:9/hook"}))
+        .await
+        .expect(201);
+    let p = app
+        .post(
+            "/v1/partners",
+            &app.admin,
+            json!({"name": "12315", "rate_per_second": 10, "burst": 10}),
+        )
+        .await
+        .expect(201);
+    (code, id(&p))
+}
+
+async fn commits_hand_their_rows_to_the_workers_when_there_is_room(app: TestApp) {
+    use entity::outbox;
+    use odr_gateway::store::intake_writer::{HandOff, Written};
+    use odr_gateway::store::outbox as queue;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let (code, partner_id) = push_merchant(&app).await;
+    let db = odr_gateway::store::connect(&app.database_url)
+        .await
+        .expect("connect");
+    let writer = IntakeWriter::start(db.clone(), Default::default());
+    let policy = Config::default().deadline_policy().expect("policy");
+    let now = Now {
+        at: common::at("2026-03-02T10:00:00+08:00"),
+        policy: &policy,
+    };
+    let prepare = |refs: &[&str]| {
+        let (db, writer, partner_id, code) = (&db, &writer, &partner_id, &code);
+        let refs: Vec<String> = refs.iter().map(|r| r.to_string()).collect();
+        async move {
+            let mut rows = Vec::new();
+            for r in refs {
+                let new = new_complaint(&r, code);
+                let one = complaints::prepare_intake(db, writer, partner_id, new, None, now);
+                rows.push(one.await.expect("prepared").1);
+            }
+            rows
+        }
+    };
+    let lease = chrono::Duration::seconds(60);
+    let stored = |webhook_id: String| {
+        let db = &db;
+        async move {
+            outbox::Entity::find()
+                .filter(outbox::Column::WebhookId.eq(webhook_id))
+                .one(db)
+                .await
+                .unwrap()
+                .expect("stored row")
+        }
+    };
+
+    // Room for all three forwards: leased and handed over as stored.
+    let (rows, mut handed) = tokio::sync::mpsc::channel(8);
+    let hand_off = HandOff { rows, lease };
+    let intakes = prepare(&["hand-1", "hand-2", "hand-3"]).await;
+    let before = chrono::Utc::now();
+    let results = intake_writer::commit_together(&db, &intakes, |_| false, Some(&hand_off)).await;
+    assert!(results.iter().all(|r| matches!(r, Ok(Written::HandedOff))));
+    let mut got = Vec::new();
+    while let Ok(row) = handed.try_recv() {
+        got.push(row);
+    }
+    assert_eq!(got.len(), 3);
+    for row in &got {
+        assert_eq!(&stored(row.webhook_id.clone()).await, row);
+        let until = row.locked_until.expect("leased");
+        assert!(until >= before + lease && until <= chrono::Utc::now() + lease);
+        assert_eq!(row.event_type, "complaint.forwarded");
+    }
+    // Leased rows are not claimed by anyone else.
+    let claimed = queue::claim(&db, lease, 64).await.expect("claim");
+    assert!(claimed.is_empty(), "leased rows were claimed: {claimed:?}");
+
+    // No room for two: left unleased, for a claim.
+    let (rows, mut handed) = tokio::sync::mpsc::channel(1);
+    let hand_off = HandOff { rows, lease };
+    let intakes = prepare(&["claim-1", "claim-2"]).await;
+    let results = intake_writer::commit_together(&db, &intakes, |_| false, Some(&hand_off)).await;
+    assert!(results.iter().all(|r| matches!(r, Ok(Written::ForClaim))));
+    assert!(handed.try_recv().is_err());
+    let claimed = queue::claim(&db, lease, 64).await.expect("claim");
+    let mut refs: Vec<String> = claimed
+        .iter()
+        .map(|r| {
+            r.payload["data"]["complaint"]["external_ref"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    refs.sort();
+    assert_eq!(refs, ["claim-1", "claim-2"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hand_off_sqlite() {
+    let app = common::spawn_with(common::Backend::Sqlite, |_| {}, false)
+        .await
+        .expect("sqlite app");
+    commits_hand_their_rows_to_the_workers_when_there_is_room(app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hand_off_postgres() {
+    if let Some(app) = common::spawn_with(common::Backend::Postgres, |_| {}, false).await {
+        commits_hand_their_rows_to_the_workers_when_there_is_room(app).await;
+    }
+}

@@ -8,13 +8,14 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use entity::outbox;
 use governor::clock::DefaultClock;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use sea_orm::{ActiveValue::Set, DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use serde_json::json;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::breaker::{self, Endpoint, Gate};
@@ -101,6 +102,9 @@ enum Outcome {
 
 const RESPONSE_BODY_LIMIT: usize = 4096;
 
+/// Time kept in hand, within a lease, for writing the batch's results.
+const BOOKKEEPING: Duration = Duration::milliseconds(500);
+
 impl Deliverer {
     pub fn new(
         db: DatabaseConnection,
@@ -138,14 +142,60 @@ impl Deliverer {
         }
     }
 
-    /// Starts the configured number of workers.
-    pub fn spawn(self: &Arc<Self>) -> Vec<JoinHandle<()>> {
-        (0..self.config.workers)
-            .map(|_| {
-                let me = Arc::clone(self);
-                tokio::spawn(async move { me.run().await })
-            })
-            .collect()
+    /// Starts the configured number of workers twice over: claimers, which
+    /// take due rows from the database, and hand-off workers, which deliver
+    /// the rows this process's commits leased to them through `handed`.
+    pub fn spawn(self: &Arc<Self>, handed: mpsc::Receiver<outbox::Model>) -> Vec<JoinHandle<()>> {
+        let handed = Arc::new(tokio::sync::Mutex::new(handed));
+        let mut tasks = Vec::with_capacity(self.config.workers * 2);
+        for _ in 0..self.config.workers {
+            let me = Arc::clone(self);
+            tasks.push(tokio::spawn(async move { me.run().await }));
+            let me = Arc::clone(self);
+            let handed = handed.clone();
+            tasks.push(tokio::spawn(async move { me.run_handed(handed).await }));
+        }
+        tasks
+    }
+
+    /// How many handed-off rows may wait for a worker; beyond that, commits
+    /// leave their rows for the claimers.
+    pub fn hand_off_capacity(&self) -> usize {
+        self.config.workers * self.config.batch_size as usize * 4
+    }
+
+    /// Delivers rows handed over by commits in this process. A row whose lease
+    /// would run out before its attempt could finish is left to be claimed
+    /// once it has, so it is never sent by two workers at once.
+    async fn run_handed(&self, handed: Arc<tokio::sync::Mutex<mpsc::Receiver<outbox::Model>>>) {
+        let limit = self.config.batch_size as usize;
+        loop {
+            let mut rows = Vec::with_capacity(limit);
+            if handed.lock().await.recv_many(&mut rows, limit).await == 0 {
+                return;
+            }
+            rows.retain(|row| self.holds_lease(row));
+            if rows.is_empty() {
+                continue;
+            }
+            if let Err(err) = self.deliver_batch(rows).await {
+                tracing::warn!(error = %err, "delivery bookkeeping failed");
+            }
+        }
+    }
+
+    /// The last moment an attempt may start under a lease that ends at
+    /// `until`: one whole attempt, and the writing of its result, still fit.
+    /// A row not sent by then is left alone: once its lease has run out it
+    /// is claimed again, so no two workers ever send it at once.
+    fn send_by(&self, until: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+        let attempt = Duration::seconds(self.config.timeout_seconds as i64) + BOOKKEEPING;
+        until.map(|until| until - attempt)
+    }
+
+    fn holds_lease(&self, row: &outbox::Model) -> bool {
+        self.send_by(row.locked_until)
+            .is_some_and(|by| by > Utc::now())
     }
 
     /// Claims and delivers batches. A worker that finds a full batch wakes
@@ -291,6 +341,9 @@ impl Deliverer {
             }
             to_send.push((row, dest));
         }
+        // Results are written once the whole batch has answered, so every
+        // attempt of the batch starts in time for the earliest lease in it.
+        let send_by = self.send_by(to_send.iter().filter_map(|(r, _)| r.locked_until).min());
         let sent: Vec<Sent> =
             futures_util::future::join_all(to_send.into_iter().map(|(row, dest)| async move {
                 let rate = dest.rate.unwrap_or(self.config.rate_per_second);
@@ -299,21 +352,26 @@ impl Deliverer {
                 } else {
                     self.config.burst
                 };
-                self.limiters
-                    .get(&endpoint_key(&row), rate, burst)
-                    .until_ready()
-                    .await;
+                // The wait for the rate cap must not outlast the lease.
+                let time_left = (send_by? - Utc::now()).to_std().ok()?;
+                let limiter = self.limiters.get(&endpoint_key(&row), rate, burst);
+                tokio::time::timeout(time_left, limiter.until_ready())
+                    .await
+                    .ok()?;
                 let at = Utc::now();
                 let started = Instant::now();
                 let outcome = self.send(&row, &dest).await;
-                Sent {
+                Some(Sent {
                     elapsed: started.elapsed(),
                     at,
                     row,
                     outcome,
-                }
+                })
             }))
-            .await;
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
         self.record(&sent).await?;
         // Each endpoint's breaker follows its answers in order; only changes are written.
         let mut after: HashMap<String, Endpoint> = HashMap::new();

@@ -10,7 +10,7 @@
 //! one by one, so only the offending one fails.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use entity::{complaint, event, outbox};
 use sea_orm::{DatabaseConnection, EntityTrait, TransactionTrait};
@@ -35,8 +35,17 @@ struct Job {
     done: oneshot::Sender<Result<()>>,
 }
 
+/// Where commits hand their outbox rows: this process's delivery workers,
+/// which hold them under a lease of `lease` and deliver them without a claim.
+#[derive(Clone)]
+pub struct HandOff {
+    pub rows: mpsc::Sender<outbox::Model>,
+    pub lease: chrono::Duration,
+}
+
 pub struct IntakeWriter {
     jobs: mpsc::Sender<Job>,
+    hand_off: Arc<OnceLock<HandOff>>,
     /// Station codes seen to exist. Stations are never removed or renamed, so
     /// a code once found stays valid; an unknown one is always looked up.
     stations: Mutex<HashSet<String>>,
@@ -47,11 +56,19 @@ impl IntakeWriter {
     /// commit that wrote outbox rows.
     pub fn start(db: DatabaseConnection, ready: queue::Ready) -> IntakeWriter {
         let (jobs, queue) = mpsc::channel(BATCH_MAX * 4);
-        tokio::spawn(run(db, queue, ready));
+        let hand_off = Arc::new(OnceLock::new());
+        tokio::spawn(run(db, queue, ready, hand_off.clone()));
         IntakeWriter {
             jobs,
+            hand_off,
             stations: Mutex::default(),
         }
+    }
+
+    /// From now on commits lease their outbox rows to `to` (the delivery
+    /// workers, once they run) instead of leaving them to be claimed.
+    pub fn hand_off_to(&self, to: HandOff) {
+        let _ = self.hand_off.set(to);
     }
 
     /// Writes one intake's rows and returns once they are committed.
@@ -88,25 +105,35 @@ fn stopped() -> Error {
     Error::internal(std::io::Error::other("the intake writer has stopped"))
 }
 
-async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Job>, ready: queue::Ready) {
+async fn run(
+    db: DatabaseConnection,
+    mut queue: mpsc::Receiver<Job>,
+    ready: queue::Ready,
+    hand_off: Arc<OnceLock<HandOff>>,
+) {
     let mut jobs = Vec::with_capacity(BATCH_MAX);
     while queue.recv_many(&mut jobs, BATCH_MAX).await > 0 {
         // A request that gave up (its timeout answered 503) is not written.
         jobs.retain(|job| !job.done.is_closed());
         let (rows, answers): (Vec<_>, Vec<_>) = jobs.drain(..).map(|j| (j.rows, j.done)).unzip();
         let gave_up = |i: usize| answers[i].is_closed();
-        let results = commit_together(&db, &rows, gave_up).await;
-        if rows
-            .iter()
-            .zip(&results)
-            .any(|(r, result)| result.is_ok() && !r.outbox.is_empty())
-        {
+        let results = commit_together(&db, &rows, gave_up, hand_off.get()).await;
+        if results.iter().any(|r| matches!(r, Ok(Written::ForClaim))) {
             ready.wake();
         }
         for (result, done) in results.into_iter().zip(answers) {
-            let _ = done.send(result);
+            let _ = done.send(result.map(|_| ()));
         }
     }
+}
+
+/// How an intake's outbox rows were committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// Leased to the hand-off and sent there (or there were none).
+    HandedOff,
+    /// Left for a worker to claim: no hand-off, or its queue was full.
+    ForClaim,
 }
 
 /// Writes `intakes` in one transaction; when that fails, each in its own, so
@@ -118,18 +145,19 @@ pub async fn commit_together(
     db: &DatabaseConnection,
     intakes: &[IntakeRows],
     gave_up: impl Fn(usize) -> bool,
-) -> Vec<Result<()>> {
+    hand_off: Option<&HandOff>,
+) -> Vec<Result<Written>> {
     let all = 0..intakes.len();
-    if intakes.len() > 1
-        && write_all(db, intakes, || all.clone().any(&gave_up))
-            .await
-            .is_ok()
-    {
-        return intakes.iter().map(|_| Ok(())).collect();
+    if intakes.len() > 1 {
+        let together = write_all(db, intakes, || all.clone().any(&gave_up), hand_off).await;
+        if let Ok(written) = together {
+            return intakes.iter().map(|_| Ok(written)).collect();
+        }
     }
     let mut results = Vec::with_capacity(intakes.len());
     for (i, intake) in intakes.iter().enumerate() {
-        results.push(write_all(db, std::slice::from_ref(intake), || gave_up(i)).await);
+        let one = std::slice::from_ref(intake);
+        results.push(write_all(db, one, || gave_up(i), hand_off).await);
     }
     results
 }
@@ -138,7 +166,14 @@ async fn write_all(
     db: &DatabaseConnection,
     intakes: &[IntakeRows],
     gave_up: impl Fn() -> bool,
-) -> Result<()> {
+    hand_off: Option<&HandOff>,
+) -> Result<Written> {
+    let outbox: Vec<outbox::ActiveModel> = intakes.iter().flat_map(|i| i.outbox.clone()).collect();
+    // Room in the hand-off queue is taken before writing: rows are leased
+    // only when they can be handed off, else they wait for a claim.
+    let permits = hand_off
+        .filter(|_| !outbox.is_empty())
+        .and_then(|h| Some((h.rows.try_reserve_many(outbox.len()).ok()?, h.lease)));
     let txn = db.begin().await?;
     complaint::Entity::insert_many(intakes.iter().map(|i| i.complaint.clone()))
         .exec_without_returning(&txn)
@@ -148,17 +183,29 @@ async fn write_all(
         intakes.iter().flat_map(|i| i.events.clone()).collect(),
     )
     .await?;
-    queue::insert_all(
-        &txn,
-        intakes.iter().flat_map(|i| i.outbox.clone()).collect(),
-    )
-    .await?;
+    let (leased, written) = match &permits {
+        Some((_, lease)) => {
+            let until = chrono::Utc::now() + *lease;
+            let rows = queue::insert_leased(&txn, outbox, until).await?;
+            (rows, Written::HandedOff)
+        }
+        None if outbox.is_empty() => (Vec::new(), Written::HandedOff),
+        None => {
+            queue::insert_all(&txn, outbox).await?;
+            (Vec::new(), Written::ForClaim)
+        }
+    };
     if gave_up() {
         txn.rollback().await?;
         return Err(stopped_waiting());
     }
     txn.commit().await?;
-    Ok(())
+    if let Some((permits, _)) = permits {
+        for (permit, row) in permits.zip(leased) {
+            permit.send(row);
+        }
+    }
+    Ok(written)
 }
 
 fn stopped_waiting() -> Error {

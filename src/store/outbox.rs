@@ -3,13 +3,16 @@
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{complaint, handler, outbox, partner};
+use std::collections::HashMap;
+
 use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait,
-    FromQueryResult, Statement,
+    FromQueryResult, Statement, TryIntoModel,
 };
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
+use crate::domain::case_file::stored_time;
 use crate::domain::lifecycle::{Action, EscalationReason, Status};
 use crate::error::Result;
 use crate::views;
@@ -90,7 +93,8 @@ fn row(
     event_type: &str,
     payload: Value,
 ) -> outbox::ActiveModel {
-    let now = Utc::now();
+    // Stored to the microsecond, as read back (a leased row is handed on as written).
+    let now = stored_time(Utc::now());
     outbox::ActiveModel {
         webhook_id: Set(format!("msg_{}", uuid::Uuid::now_v7().simple())),
         complaint_id: Set(case.id.clone()),
@@ -121,11 +125,52 @@ pub async fn insert_all<C: ConnectionTrait>(db: &C, rows: Vec<outbox::ActiveMode
     Ok(())
 }
 
+/// Writes outbox rows already leased until `until` to the caller, which
+/// delivers them itself instead of leaving them for a claim; answers them as
+/// stored. Should the caller not get to them (a crash), the lease runs out
+/// and any worker claims them.
+pub async fn insert_leased<C: ConnectionTrait>(
+    db: &C,
+    rows: Vec<outbox::ActiveModel>,
+    until: DateTime<Utc>,
+) -> Result<Vec<outbox::Model>> {
+    use sea_orm::{QueryTrait, sea_query::Query};
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let until = stored_time(until);
+    let mut rows = rows;
+    for row in &mut rows {
+        row.locked_until = Set(Some(until));
+    }
+    let mut insert = outbox::Entity::insert_many(rows.clone());
+    insert
+        .query()
+        .returning(Query::returning().columns([outbox::Column::Id, outbox::Column::WebhookId]));
+    let ids: HashMap<String, i64> = db
+        .query_all_raw(insert.build(db.get_database_backend()))
+        .await?
+        .into_iter()
+        .map(|r| Ok((r.try_get("", "webhook_id")?, r.try_get("", "id")?)))
+        .collect::<std::result::Result<_, sea_orm::DbErr>>()?;
+    rows.into_iter()
+        .map(|mut row| {
+            let webhook_id = row.webhook_id.clone().unwrap();
+            let id = ids.get(&webhook_id).copied().ok_or_else(|| {
+                crate::error::Error::internal(std::io::Error::other(format!(
+                    "outbox row {webhook_id} was not returned by its insert"
+                )))
+            })?;
+            row.id = Set(id);
+            Ok(row.try_into_model()?)
+        })
+        .collect()
+}
+
 /// Whether a partner registered a callback URL. Asked on every status change,
 /// so the answer is kept for a few seconds; a callback cannot be changed
 /// through the API after a partner is created, only set then.
 async fn has_callback<C: ConnectionTrait>(db: &C, partner_id: &str) -> Result<bool> {
-    use std::collections::HashMap;
     use std::sync::{LazyLock, Mutex};
     use std::time::{Duration as StdDuration, Instant};
     static KNOWN: LazyLock<Mutex<HashMap<String, (bool, Instant)>>> =
