@@ -91,3 +91,104 @@ on_both_databases!(
         assert!(out.contains("event 4"), "{out}");
     }
 );
+
+on_both_databases!(
+    cases_moved_together_change_and_chain_as_if_moved_one_by_one,
+    |app: TestApp| async move {
+        use odr_gateway::clock::Now;
+        use odr_gateway::config::Config;
+        use odr_gateway::domain::lifecycle::Action;
+        use odr_gateway::store::complaints::{self, Deferred};
+        use odr_gateway::store::events::Actor;
+        use sea_orm::{ActiveValue::Set, TransactionTrait};
+
+        let w = world(&app).await;
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            let case = app
+                .post("/v1/complaints", &w.partner, intake(&w.merchant_code))
+                .await
+                .expect(201);
+            assert_eq!(case["status"], "routed");
+            ids.push(id(&case));
+        }
+        let db = odr_gateway::store::connect(&app.database_url)
+            .await
+            .expect("connect");
+        let policy = Config::default().deadline_policy().expect("policy");
+        let now = Now {
+            // To the microsecond, as stored, so the returned cases compare with the stored.
+            at: odr_gateway::domain::case_file::stored_time(chrono::Utc::now()),
+            policy: &policy,
+        };
+        let read = || async {
+            let mut cases = Vec::new();
+            for id in &ids {
+                cases.push(complaints::find(&db, id).await.unwrap().expect("case"));
+            }
+            cases
+        };
+        let deliver = |cases: Vec<entity::complaint::Model>| {
+            let db = &db;
+            async move {
+                let txn = db.begin().await.unwrap();
+                let mut rows = Deferred::default();
+                let moved = complaints::transition_many_deferring(
+                    &txn,
+                    now,
+                    &Actor::system(),
+                    cases
+                        .iter()
+                        .map(|c| (c, json!({"via": "webhook", "webhook_id": c.id})))
+                        .collect(),
+                    Action::Deliver,
+                    |m| m.received_at = Set(Some(now.at)),
+                    &mut rows,
+                )
+                .await;
+                if moved.is_ok() {
+                    rows.write(&txn).await.unwrap();
+                    txn.commit().await.unwrap();
+                }
+                moved
+            }
+        };
+
+        // One of them moved since it was read: nothing of the batch is written.
+        let stale = read().await;
+        let mut first = stale[0].clone();
+        first.version += 1;
+        let fresh = [vec![first], stale[1..].to_vec()].concat();
+        assert!(matches!(
+            deliver(fresh).await,
+            Err(odr_gateway::error::Error::Concurrent)
+        ));
+        for (before, after) in stale.iter().zip(read().await) {
+            assert_eq!(
+                (after.version, &after.status),
+                (before.version, &before.status)
+            );
+        }
+
+        // All of them as read: each is delivered, one version on, with its event.
+        let moved = deliver(stale.clone()).await.expect("moved together");
+        for ((before, returned), stored) in stale.iter().zip(&moved).zip(read().await) {
+            assert_eq!(returned, &stored);
+            assert_eq!(stored.status, "delivered");
+            assert_eq!(stored.version, before.version + 1);
+            assert_eq!(stored.event_count, before.event_count + 1);
+            assert!(stored.received_at.is_some());
+            assert_ne!(stored.deadlines, before.deadlines);
+            let events = app
+                .get(&format!("/v1/complaints/{}/events", stored.id), &app.admin)
+                .await
+                .expect(200);
+            let last = events["items"].as_array().unwrap().last().unwrap().clone();
+            assert_eq!(last["kind"], "deliver");
+            assert_eq!(last["payload"]["webhook_id"], stored.id.as_str());
+        }
+        let (code, out) = verify(&app);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("every hash chain intact"), "{out}");
+    }
+);

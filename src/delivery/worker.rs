@@ -76,6 +76,11 @@ pub struct Deliverer {
     ready: queue::Ready,
 }
 
+/// The case-file payload of a case delivered by webhook.
+fn delivered(row: &outbox::Model) -> serde_json::Value {
+    json!({ "via": "webhook", "webhook_id": row.webhook_id })
+}
+
 /// One attempt and how it ended.
 struct Sent {
     row: outbox::Model,
@@ -540,15 +545,22 @@ impl Deliverer {
             .filter(|(_, case)| case.status == Status::Routed.as_str())
             .collect();
         let txn = self.db.begin().await?;
-        let mut together = true;
         let mut rows = complaints::Deferred::default();
-        for (row, case) in &routed {
-            if self.deliver_case(&txn, row, case, &mut rows).await.is_err() {
-                together = false;
-                break;
-            }
-        }
-        if together {
+        let now = self.now();
+        let together = complaints::transition_many_deferring(
+            &txn,
+            now,
+            &Actor::system(),
+            routed
+                .iter()
+                .map(|(row, case)| (*case, delivered(row)))
+                .collect(),
+            Action::Deliver,
+            |m| m.received_at = Set(Some(now.at)),
+            &mut rows,
+        )
+        .await;
+        if together.is_ok() {
             return self.commit(txn, rows).await;
         }
         drop(txn);
@@ -602,7 +614,7 @@ impl Deliverer {
             &Actor::system(),
             case,
             Action::Deliver,
-            json!({ "via": "webhook", "webhook_id": row.webhook_id }),
+            delivered(row),
             Vec::new(),
             |m| m.received_at = Set(Some(now.at)),
             rows,

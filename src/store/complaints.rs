@@ -432,6 +432,71 @@ pub async fn transition_deferring(
     edit: impl FnOnce(&mut complaint::ActiveModel),
     deferred: &mut Deferred,
 ) -> Result<complaint::Model> {
+    let planned = plan(db, now, actor, case, action, payload, records, edit).await?;
+    let updated = complaint::Entity::update_many()
+        .set(planned.model.clone())
+        .filter(complaint::Column::Id.eq(case.id.as_str()))
+        .filter(complaint::Column::Version.eq(case.version))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(Error::Concurrent);
+    }
+    finish(db, planned, deferred).await
+}
+
+/// One `action` on each of `cases`, in `db`, as [`transition_deferring`] would
+/// make them one by one; on PostgreSQL the cases are updated in one statement.
+/// Fails with 409 when any case changed since it was read (and then nothing
+/// of it should be committed).
+pub async fn transition_many_deferring(
+    db: &DatabaseTransaction,
+    now: Now<'_>,
+    actor: &Actor,
+    cases: Vec<(&complaint::Model, Value)>,
+    action: Action,
+    edit: impl Fn(&mut complaint::ActiveModel),
+    deferred: &mut Deferred,
+) -> Result<Vec<complaint::Model>> {
+    let mut plans = Vec::with_capacity(cases.len());
+    for (case, payload) in cases {
+        plans.push(plan(db, now, actor, case, action, payload, Vec::new(), &edit).await?);
+    }
+    update_versioned(db, &plans).await?;
+    let mut updated = Vec::with_capacity(plans.len());
+    for planned in plans {
+        updated.push(finish(db, planned, deferred).await?);
+    }
+    Ok(updated)
+}
+
+/// A transition worked out and not yet written: the case row's new values
+/// (only the changed columns set) and its case-file rows.
+struct Planned {
+    id: String,
+    /// The version the change was worked out from.
+    version: i32,
+    model: complaint::ActiveModel,
+    from: Status,
+    to: Status,
+    action: Action,
+    detail: Value,
+    now: DateTime<Utc>,
+    events: Vec<entity::event::ActiveModel>,
+    lapsing: Option<entity::extension::Model>,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn plan(
+    db: &DatabaseTransaction,
+    now: Now<'_>,
+    actor: &Actor,
+    case: &complaint::Model,
+    action: Action,
+    payload: Value,
+    records: Vec<Record>,
+    edit: impl FnOnce(&mut complaint::ActiveModel),
+) -> Result<Planned> {
     let from = status_of(case)?;
     let to = lifecycle::next(position_of(case, now.at)?, action)?;
     let clock = now;
@@ -498,26 +563,113 @@ pub async fn transition_deferring(
         to: None,
         payload: record.payload,
     }));
-    let (rows, head) = events::chained(entries, seq, case.event_hash.as_deref());
+    let (events, head) = events::chained(entries, seq, case.event_hash.as_deref());
     model.event_hash = Set(Some(head));
-    let after = model.clone();
-    let updated = complaint::Entity::update_many()
-        .set(model)
-        .filter(complaint::Column::Id.eq(case.id.as_str()))
-        .filter(complaint::Column::Version.eq(case.version))
-        .exec(db)
-        .await?;
-    if updated.rows_affected == 0 {
-        return Err(Error::Concurrent);
+    Ok(Planned {
+        id: case.id.clone(),
+        version: case.version,
+        model,
+        from,
+        to,
+        action,
+        detail,
+        now,
+        events,
+        lapsing,
+    })
+}
+
+/// What follows a planned transition's update: its case-file rows, the lapse
+/// of an extension it ends, and its outbox rows.
+async fn finish(
+    db: &DatabaseTransaction,
+    planned: Planned,
+    deferred: &mut Deferred,
+) -> Result<complaint::Model> {
+    deferred.events.extend(planned.events);
+    if let Some(extension) = &planned.lapsing {
+        negotiation::lapse_extension(db, &extension.id, planned.now).await?;
     }
-    deferred.events.extend(rows);
-    if let Some(extension) = &lapsing {
-        negotiation::lapse_extension(db, &extension.id, now).await?;
-    }
-    let updated = after.try_into_model()?;
-    let outbox = outbox::rows_of_change(db, &updated, Some(from), to, Some(action), &detail, now);
+    let updated = planned.model.try_into_model()?;
+    let outbox = outbox::rows_of_change(
+        db,
+        &updated,
+        Some(planned.from),
+        planned.to,
+        Some(planned.action),
+        &planned.detail,
+        planned.now,
+    );
     deferred.outbox.extend(outbox.await?);
     Ok(updated)
+}
+
+/// Writes planned case rows under their version checks, all or none: on
+/// PostgreSQL in one `UPDATE … FROM (VALUES …)` when they change the same
+/// columns, otherwise one by one. Fails with 409 when any case has moved.
+async fn update_versioned(db: &DatabaseTransaction, plans: &[Planned]) -> Result<()> {
+    use sea_orm::{ActiveModelTrait, DatabaseBackend, IdenStatic, Iterable, Statement};
+    let changed = |p: &Planned| -> Vec<&'static str> {
+        complaint::Column::iter()
+            .filter(|c| matches!(p.model.get(*c), ActiveValue::Set(_)))
+            .map(|c| c.as_str())
+            .collect()
+    };
+    let columns = plans.first().map(changed).unwrap_or_default();
+    let together = db.get_database_backend() == DatabaseBackend::Postgres
+        && plans.len() > 1
+        && plans.iter().all(|p| changed(p) == columns);
+    if !together {
+        for p in plans {
+            let updated = complaint::Entity::update_many()
+                .set(p.model.clone())
+                .filter(complaint::Column::Id.eq(p.id.as_str()))
+                .filter(complaint::Column::Version.eq(p.version))
+                .exec(db)
+                .await?;
+            if updated.rows_affected == 0 {
+                return Err(Error::Concurrent);
+            }
+        }
+        return Ok(());
+    }
+    let names: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
+    let columns: Vec<complaint::Column> = complaint::Column::iter()
+        .filter(|c| columns.contains(&c.as_str()))
+        .collect();
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(plans.len() * (names.len() + 2));
+    let mut tuples = Vec::with_capacity(plans.len());
+    for p in plans {
+        let first = values.len() + 1;
+        values.push(p.id.clone().into());
+        values.push(p.version.into());
+        values.extend(columns.iter().filter_map(|c| p.model.get(*c).into_value()));
+        let slots: Vec<String> = (first..=values.len()).map(|n| format!("${n}")).collect();
+        tuples.push(format!("({})", slots.join(", ")));
+    }
+    let sql = format!(
+        "UPDATE complaints AS c SET {sets} FROM (VALUES {tuples}) \
+         AS v(\"_id\", \"_version\", {cols}) \
+         WHERE c.id = v.\"_id\" AND c.version = v.\"_version\"",
+        sets = names
+            .iter()
+            .map(|n| format!("{n} = v.{n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        tuples = tuples.join(", "),
+        cols = names.join(", "),
+    );
+    let done = db
+        .execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await?;
+    if done.rows_affected() != plans.len() as u64 {
+        return Err(Error::Concurrent);
+    }
+    Ok(())
 }
 
 /// The deadlines stored on `case` (none yet: an empty set).
