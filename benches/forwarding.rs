@@ -19,6 +19,8 @@ use odr_gateway::config::{ClockMode, Config};
 use serde_json::{Value, json};
 
 fn tune(c: &mut Config) {
+    // Workers poll as when serving, not at the tests' quick interval.
+    c.delivery.poll_interval_ms = Config::default().delivery.poll_interval_ms;
     c.delivery.rate_per_second = 100_000;
     c.delivery.burst = 100_000;
     c.delivery.workers = std::env::var("FORWARD_WORKERS")
