@@ -242,3 +242,70 @@ async fn hand_off_postgres() {
         commits_hand_their_rows_to_the_workers_when_there_is_room(app).await;
     }
 }
+
+on_both_databases!(
+    routing_look_ups_made_together_each_find_their_own_handlers,
+    |app: TestApp| async move {
+        use odr_gateway::store::routing_reader::RoutingReader;
+
+        let w = world(&app).await;
+        let db = odr_gateway::store::connect(&app.database_url)
+            .await
+            .expect("connect");
+        let reader = RoutingReader::start(db);
+        let ids = |found: &(Vec<_>, Vec<entity::handler::Model>)| {
+            let mut ids: Vec<String> = found.1.iter().map(|h| h.id.clone()).collect();
+            ids.sort();
+            ids
+        };
+        let sorted = |mut v: Vec<String>| {
+            v.sort();
+            v
+        };
+        // Asked at once, so they share reads; each gets its merchant and the
+        // rights stations, never another merchant.
+        let codes = [
+            &w.merchant_code,
+            &w.other_merchant_code,
+            &w.covered_code,
+            &w.unenrolled_code,
+        ];
+        let asks = codes.iter().cycle().take(40).map(|c| reader.candidates(c));
+        let answers = futures_util::future::join_all(asks).await;
+        for (code, found) in codes.iter().cycle().zip(&answers) {
+            let found = found.as_ref().expect("looked up");
+            let merchants: Vec<&entity::handler::Model> =
+                found.1.iter().filter(|h| h.kind == "merchant").collect();
+            assert!(
+                merchants
+                    .iter()
+                    .all(|h| h.credit_code.as_ref() == Some(*code)),
+                "{code} got another merchant: {merchants:?}"
+            );
+            assert_eq!(found.0.len(), found.1.len());
+            assert!(ids(found).contains(&w.rights_station_id));
+        }
+        assert_eq!(
+            ids(answers[0].as_ref().unwrap()),
+            sorted(vec![w.merchant_id.clone(), w.rights_station_id.clone()])
+        );
+        assert_eq!(
+            ids(answers[3].as_ref().unwrap()),
+            vec![w.rights_station_id.clone()]
+        );
+
+        // A merchant enrolled a moment ago is found by the next look-up.
+        let enrolled = app
+            .post("/v1/handlers", &app.admin, json!({"kind": "merchant", "name": "新商户", "credit_code": w.unenrolled_code, "station_code": "QJ-DC", "delivery": "pull"}))
+            .await
+            .expect(201);
+        let found = reader
+            .candidates(&w.unenrolled_code)
+            .await
+            .expect("looked up");
+        assert_eq!(
+            ids(&found),
+            sorted(vec![id(&enrolled), w.rights_station_id.clone()])
+        );
+    }
+);

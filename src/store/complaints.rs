@@ -102,8 +102,7 @@ pub async fn prepare_intake(
     {
         return Err(Error::field("station_code", "no station has this code"));
     }
-    let (candidates, handlers) =
-        directory::routing_candidates(db, &new.merchant_credit_code).await?;
+    let (candidates, handlers) = writer.routing.candidates(&new.merchant_credit_code).await?;
     let mut route = routing::route(
         &new.merchant_credit_code,
         new.odr_consent,

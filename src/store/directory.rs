@@ -260,25 +260,41 @@ pub async fn rotate_webhook_secret<C: ConnectionTrait>(
     Ok((model.update(db).await?, secret))
 }
 
-/// Handlers that might take a complaint about `credit_code`: its merchant
-/// handlers, and every rights station (their `covers` lists are matched in
-/// routing), in one query; with their rows, for the caller to keep.
-pub async fn routing_candidates<C: ConnectionTrait>(
+/// Handlers that might take a complaint about one of `credit_codes`: their
+/// merchant handlers, and every rights station (their `covers` lists are
+/// matched in routing), in one query.
+pub async fn routing_handlers<C: ConnectionTrait>(
     db: &C,
-    credit_code: &str,
-) -> Result<(Vec<Candidate>, Vec<handler::Model>)> {
+    credit_codes: Vec<String>,
+) -> Result<Vec<handler::Model>, sea_orm::DbErr> {
     use sea_orm::Condition;
     let merchant = Condition::all()
         .add(handler::Column::Kind.eq(HandlerKind::Merchant.as_str()))
-        .add(handler::Column::CreditCode.eq(credit_code));
+        .add(handler::Column::CreditCode.is_in(credit_codes));
     let rights_station = Condition::all()
         .add(handler::Column::Kind.eq(HandlerKind::RightsStation.as_str()))
         .add(handler::Column::Status.ne(HandlerStatus::Withdrawn.as_str()));
-    let rows = handler::Entity::find()
+    handler::Entity::find()
         .filter(Condition::any().add(merchant).add(rights_station))
         .order_by_asc(handler::Column::Id)
         .all(db)
-        .await?;
+        .await
+}
+
+/// Of `handlers` (as [`routing_handlers`] found them), those that might take
+/// a complaint about `credit_code`, as routing candidates; with their rows.
+pub fn routing_candidates(
+    handlers: &[handler::Model],
+    credit_code: &str,
+) -> Result<(Vec<Candidate>, Vec<handler::Model>)> {
+    let rows: Vec<handler::Model> = handlers
+        .iter()
+        .filter(|h| {
+            h.kind != HandlerKind::Merchant.as_str()
+                || h.credit_code.as_deref() == Some(credit_code)
+        })
+        .cloned()
+        .collect();
     let candidates = rows.iter().map(candidate).collect::<Result<_>>()?;
     Ok((candidates, rows))
 }

@@ -16,6 +16,7 @@ use entity::{complaint, event, outbox};
 use sea_orm::{DatabaseConnection, EntityTrait, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
 
+use super::routing_reader::RoutingReader;
 use super::{directory, events, outbox as queue};
 use crate::error::{Error, Result};
 
@@ -45,6 +46,8 @@ pub struct HandOff {
 
 pub struct IntakeWriter {
     jobs: mpsc::Sender<Job>,
+    /// Routes intakes arriving together with one read of the directory.
+    pub routing: RoutingReader,
     hand_off: Arc<OnceLock<HandOff>>,
     /// Station codes seen to exist. Stations are never removed or renamed, so
     /// a code once found stays valid; an unknown one is always looked up.
@@ -57,9 +60,11 @@ impl IntakeWriter {
     pub fn start(db: DatabaseConnection, ready: queue::Ready) -> IntakeWriter {
         let (jobs, queue) = mpsc::channel(BATCH_MAX * 4);
         let hand_off = Arc::new(OnceLock::new());
+        let routing = RoutingReader::start(db.clone());
         tokio::spawn(run(db, queue, ready, hand_off.clone()));
         IntakeWriter {
             jobs,
+            routing,
             hand_off,
             stations: Mutex::default(),
         }

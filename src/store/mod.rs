@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod intake_writer;
 pub mod negotiation;
 pub mod outbox;
+pub mod routing_reader;
 pub mod scope;
 pub mod settings;
 pub mod station;
