@@ -30,25 +30,7 @@ fn tune(c: &mut Config) {
 }
 
 async fn push_world(app: &common::TestApp, sink: &Receiver) -> (String, String) {
-    app.post(
-        "/v1/stations",
-        &app.admin,
-        json!({"code": "QJ", "name": "指挥中心"}),
-    )
-    .await
-    .expect(201);
-    let code = odr_gateway::demo::credit_code("91429005MA4900001").unwrap();
-    app.post("/v1/handlers", &app.admin, json!({"kind": "merchant", "name": "商户", "credit_code": code, "station_code": "QJ", "delivery": "push", "webhook_url": sink.url}))
-        .await
-        .expect(201);
-    let p = app
-        .post(
-            "/v1/partners",
-            &app.admin,
-            json!({"name": "12315", "rate_per_second": 10000, "burst": 10000}),
-        )
-        .await
-        .expect(201);
+    let (code, p) = common::push_merchant(app, &sink.url).await;
     let token = app
         .client_token(
             p["client_id"].as_str().unwrap(),

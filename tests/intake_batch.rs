@@ -6,8 +6,10 @@ mod common;
 use common::{TestApp, claims_of, id, intake, world};
 use odr_gateway::clock::Now;
 use odr_gateway::config::Config;
+use odr_gateway::domain::deadlines::Policy;
 use odr_gateway::store::complaints::{self, NewComplaint};
 use odr_gateway::store::intake_writer::{self, IntakeWriter};
+use sea_orm::DatabaseConnection;
 use serde_json::json;
 
 fn new_complaint(external_ref: &str, credit_code: &str) -> NewComplaint {
@@ -31,6 +33,17 @@ fn new_complaint(external_ref: &str, credit_code: &str) -> NewComplaint {
     }
 }
 
+/// An intake writer of the test's own on `app`'s database, and the deadline
+/// rules intakes are prepared with.
+async fn writer_on(app: &TestApp) -> (DatabaseConnection, IntakeWriter, Policy) {
+    let db = odr_gateway::store::connect(&app.database_url)
+        .await
+        .expect("connect");
+    let writer = IntakeWriter::start(db.clone(), Default::default());
+    let policy = Config::default().deadline_policy().expect("policy");
+    (db, writer, policy)
+}
+
 on_both_databases!(
     a_duplicate_in_a_batch_fails_alone_and_the_rest_commit,
     |app: TestApp| async move {
@@ -42,11 +55,7 @@ on_both_databases!(
             .expect(201);
         let taken = first["external_ref"].as_str().unwrap().to_string();
         let partner_id = claims_of(&w.partner)["sub"].as_str().unwrap().to_string();
-        let db = odr_gateway::store::connect(&app.database_url)
-            .await
-            .expect("connect");
-        let writer = IntakeWriter::start(db.clone(), Default::default());
-        let policy = Config::default().deadline_policy().expect("policy");
+        let (db, writer, policy) = writer_on(&app).await;
         let now = Now {
             at: common::at("2026-03-02T10:00:00+08:00"),
             policy: &policy,
@@ -118,43 +127,16 @@ on_both_databases!(
     }
 );
 
-/// A push merchant (so intakes write outbox rows) and a partner's id, on an
-/// app whose delivery workers do not run: only the test takes the rows.
-async fn push_merchant(app: &TestApp) -> (String, String) {
-    app.post(
-        "/v1/stations",
-        &app.admin,
-        json!({"code": "QJ-DC", "name": "东城"}),
-    )
-    .await
-    .expect(201);
-    let code = odr_gateway::demo::credit_code("91429005MA4900001").unwrap();
-    app.post("/v1/handlers", &app.admin, json!({"kind": "merchant", "name": "商户", "credit_code": code, "station_code": "QJ-DC", "delivery": "push", "webhook_url": "http://127.0.0.1:9/hook"}))
-        .await
-        .expect(201);
-    let p = app
-        .post(
-            "/v1/partners",
-            &app.admin,
-            json!({"name": "12315", "rate_per_second": 10, "burst": 10}),
-        )
-        .await
-        .expect(201);
-    (code, id(&p))
-}
-
 async fn commits_hand_their_rows_to_the_workers_when_there_is_room(app: TestApp) {
     use entity::outbox;
     use odr_gateway::store::intake_writer::{HandOff, Written};
     use odr_gateway::store::outbox as queue;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-    let (code, partner_id) = push_merchant(&app).await;
-    let db = odr_gateway::store::connect(&app.database_url)
-        .await
-        .expect("connect");
-    let writer = IntakeWriter::start(db.clone(), Default::default());
-    let policy = Config::default().deadline_policy().expect("policy");
+    // Delivery workers do not run on this app: only the test takes the rows.
+    let (code, partner) = common::push_merchant(&app, "http://127.0.0.1:9/hook").await;
+    let partner_id = id(&partner);
+    let (db, writer, policy) = writer_on(&app).await;
     let now = Now {
         at: common::at("2026-03-02T10:00:00+08:00"),
         policy: &policy,
@@ -165,7 +147,10 @@ async fn commits_hand_their_rows_to_the_workers_when_there_is_room(app: TestApp)
         async move {
             let mut rows = Vec::new();
             for r in refs {
-                let new = new_complaint(&r, code);
+                let new = NewComplaint {
+                    station_code: Some("QJ".into()),
+                    ..new_complaint(&r, code)
+                };
                 let one = complaints::prepare_intake(db, writer, partner_id, new, None, now);
                 rows.push(one.await.expect("prepared").1);
             }

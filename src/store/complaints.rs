@@ -432,15 +432,7 @@ pub async fn transition_deferring(
     deferred: &mut Deferred,
 ) -> Result<complaint::Model> {
     let planned = plan(db, now, actor, case, action, payload, records, edit).await?;
-    let updated = complaint::Entity::update_many()
-        .set(planned.model.clone())
-        .filter(complaint::Column::Id.eq(case.id.as_str()))
-        .filter(complaint::Column::Version.eq(case.version))
-        .exec(db)
-        .await?;
-    if updated.rows_affected == 0 {
-        return Err(Error::Concurrent);
-    }
+    update_versioned(db, std::slice::from_ref(&planned)).await?;
     finish(db, planned, deferred).await
 }
 

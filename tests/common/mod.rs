@@ -528,3 +528,29 @@ pub async fn case_with_extension_and_queue_case(
         .expect(201));
     (c1, ext, c2)
 }
+
+/// A station `QJ`, a merchant there that takes its complaints by webhook at
+/// `webhook_url`, and a partner with a generous quota: the merchant's credit
+/// code and the partner as created (its credentials shown once).
+pub async fn push_merchant(app: &TestApp, webhook_url: &str) -> (String, Value) {
+    app.post(
+        "/v1/stations",
+        &app.admin,
+        json!({"code": "QJ", "name": "指挥中心"}),
+    )
+    .await
+    .expect(201);
+    let code = credit_code("91429005MA4900001").expect("code");
+    app.post("/v1/handlers", &app.admin, json!({"kind": "merchant", "name": "商户", "credit_code": code, "station_code": "QJ", "delivery": "push", "webhook_url": webhook_url}))
+        .await
+        .expect(201);
+    let partner = app
+        .post(
+            "/v1/partners",
+            &app.admin,
+            json!({"name": "12315", "rate_per_second": 10000, "burst": 10000}),
+        )
+        .await
+        .expect(201);
+    (code, partner)
+}
