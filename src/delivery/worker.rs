@@ -153,9 +153,9 @@ impl Deliverer {
     pub fn spawn(self: &Arc<Self>, handed: mpsc::Receiver<outbox::Model>) -> Vec<JoinHandle<()>> {
         let handed = Arc::new(tokio::sync::Mutex::new(handed));
         let mut tasks = Vec::with_capacity(self.config.workers * 2);
-        for _ in 0..self.config.workers {
+        for n in 0..self.config.workers {
             let me = Arc::clone(self);
-            tasks.push(tokio::spawn(async move { me.run().await }));
+            tasks.push(tokio::spawn(async move { me.run(n).await }));
             let me = Arc::clone(self);
             let handed = handed.clone();
             tasks.push(tokio::spawn(async move { me.run_handed(handed).await }));
@@ -205,10 +205,17 @@ impl Deliverer {
 
     /// Claims and delivers batches. A worker that finds a full batch wakes
     /// another to claim the next; one that finds less waits to be woken by a
-    /// commit in this process, or polls after `poll_interval_ms`.
-    async fn run(&self) {
+    /// commit in this process, or polls. Worker 0 polls every
+    /// `poll_interval_ms`; the others, woken when there is more, poll as many
+    /// times less often as there are workers, so an idle gateway asks the
+    /// database about twice per interval whatever its worker count.
+    async fn run(&self, n: usize) {
         let lease = Duration::seconds(self.config.lease_seconds as i64);
-        let poll = StdDuration::from_millis(self.config.poll_interval_ms);
+        let interval = StdDuration::from_millis(self.config.poll_interval_ms);
+        let poll = match n {
+            0 => interval,
+            _ => interval * self.config.workers as u32,
+        };
         loop {
             match queue::claim(&self.db, lease, self.config.batch_size).await {
                 Ok(rows) if !rows.is_empty() => {
