@@ -76,11 +76,6 @@ pub struct Deliverer {
     ready: queue::Ready,
 }
 
-/// The case-file payload of a case delivered by webhook.
-fn delivered(row: &outbox::Model) -> serde_json::Value {
-    json!({ "via": "webhook", "webhook_id": row.webhook_id })
-}
-
 /// One attempt and how it ended.
 struct Sent {
     row: outbox::Model,
@@ -551,26 +546,12 @@ impl Deliverer {
             .filter_map(|row| cases.get(&row.complaint_id).map(|case| (*row, case)))
             .filter(|(_, case)| case.status == Status::Routed.as_str())
             .collect();
-        let txn = self.db.begin().await?;
-        let mut rows = complaints::Deferred::default();
-        let now = self.now();
-        let together = complaints::transition_many_deferring(
-            &txn,
-            now,
-            &Actor::system(),
-            routed
-                .iter()
-                .map(|(row, case)| (*case, delivered(row)))
-                .collect(),
-            Action::Deliver,
-            |m| m.received_at = Set(Some(now.at)),
-            &mut rows,
-        )
-        .await;
-        if together.is_ok() {
-            return self.commit(txn, rows).await;
+        if routed.is_empty() {
+            return Ok(());
         }
-        drop(txn);
+        if self.deliver_cases(&routed).await.is_ok() {
+            return Ok(());
+        }
         // Someone else moved one of them meanwhile: each case on its own, read afresh.
         for (row, _) in routed {
             let Some(case) = complaints::find(&self.db, &row.complaint_id).await? else {
@@ -579,16 +560,39 @@ impl Deliverer {
             if case.status != Status::Routed.as_str() {
                 continue;
             }
-            let txn = self.db.begin().await?;
-            let mut rows = complaints::Deferred::default();
-            match self.deliver_case(&txn, row, &case, &mut rows).await {
-                Ok(()) => self.commit(txn, rows).await?,
-                Err(err) => {
-                    tracing::info!(complaint = %row.complaint_id, error = %err, "webhook delivery not recorded on the case")
-                }
+            if let Err(err) = self.deliver_cases(&[(row, &case)]).await {
+                tracing::info!(complaint = %row.complaint_id, error = %err, "webhook delivery not recorded on the case")
             }
         }
         Ok(())
+    }
+
+    /// Moves `cases` (each with the forward whose 2xx delivered it) to
+    /// delivered in one transaction, or none of them.
+    async fn deliver_cases(
+        &self,
+        cases: &[(&outbox::Model, &entity::complaint::Model)],
+    ) -> crate::error::Result<()> {
+        let txn = self.db.begin().await?;
+        let mut rows = complaints::Deferred::default();
+        let now = self.now();
+        complaints::transition_many_deferring(
+            &txn,
+            now,
+            &Actor::system(),
+            cases
+                .iter()
+                .map(|(row, case)| {
+                    let via = json!({ "via": "webhook", "webhook_id": row.webhook_id });
+                    (*case, via)
+                })
+                .collect(),
+            Action::Deliver,
+            |m| m.received_at = Set(Some(now.at)),
+            &mut rows,
+        )
+        .await?;
+        self.commit(txn, rows).await
     }
 
     /// Writes a transaction's case-file and outbox rows and commits it; new
@@ -604,29 +608,6 @@ impl Deliverer {
         if wake {
             self.ready.wake();
         }
-        Ok(())
-    }
-
-    async fn deliver_case(
-        &self,
-        txn: &DatabaseTransaction,
-        row: &outbox::Model,
-        case: &entity::complaint::Model,
-        rows: &mut complaints::Deferred,
-    ) -> crate::error::Result<()> {
-        let now = self.now();
-        complaints::transition_deferring(
-            txn,
-            now,
-            &Actor::system(),
-            case,
-            Action::Deliver,
-            delivered(row),
-            Vec::new(),
-            |m| m.received_at = Set(Some(now.at)),
-            rows,
-        )
-        .await?;
         Ok(())
     }
 

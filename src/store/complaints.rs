@@ -600,17 +600,23 @@ async fn finish(
 /// columns, otherwise one by one. Fails with 409 when any case has moved.
 async fn update_versioned(db: &DatabaseTransaction, plans: &[Planned]) -> Result<()> {
     use sea_orm::{ActiveModelTrait, DatabaseBackend, IdenStatic, Iterable, Statement};
-    let changed = |p: &Planned| -> Vec<&'static str> {
+    let set_in = |p: &Planned| -> Vec<complaint::Column> {
         complaint::Column::iter()
             .filter(|c| matches!(p.model.get(*c), ActiveValue::Set(_)))
-            .map(|c| c.as_str())
             .collect()
     };
-    let columns = plans.first().map(changed).unwrap_or_default();
-    let together = db.get_database_backend() == DatabaseBackend::Postgres
-        && plans.len() > 1
-        && plans.iter().all(|p| changed(p) == columns);
-    if !together {
+    let names = |columns: &[complaint::Column]| -> Vec<&'static str> {
+        columns.iter().map(|c| c.as_str()).collect()
+    };
+    let columns = match plans {
+        [first, _, ..] if db.get_database_backend() == DatabaseBackend::Postgres => {
+            let columns = set_in(first);
+            let same = |p: &Planned| names(&set_in(p)) == names(&columns);
+            plans.iter().all(same).then_some(columns)
+        }
+        _ => None,
+    };
+    let Some(columns) = columns else {
         for p in plans {
             let updated = complaint::Entity::update_many()
                 .set(p.model.clone())
@@ -623,11 +629,8 @@ async fn update_versioned(db: &DatabaseTransaction, plans: &[Planned]) -> Result
             }
         }
         return Ok(());
-    }
-    let names: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
-    let columns: Vec<complaint::Column> = complaint::Column::iter()
-        .filter(|c| columns.contains(&c.as_str()))
-        .collect();
+    };
+    let names: Vec<String> = names(&columns).iter().map(|c| format!("\"{c}\"")).collect();
     let mut values: Vec<sea_orm::Value> = Vec::with_capacity(plans.len() * (names.len() + 2));
     let mut tuples = Vec::with_capacity(plans.len());
     for p in plans {

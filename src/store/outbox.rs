@@ -2,9 +2,9 @@
 //! events in the same transaction, and delivery workers claim them from here.
 
 use chrono::{DateTime, Duration, Utc};
-use entity::{complaint, handler, outbox, partner};
 use std::collections::HashMap;
 
+use entity::{complaint, handler, outbox, partner};
 use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait,
     FromQueryResult, Statement, TryIntoModel,
@@ -134,7 +134,7 @@ pub async fn insert_leased<C: ConnectionTrait>(
     rows: Vec<outbox::ActiveModel>,
     until: DateTime<Utc>,
 ) -> Result<Vec<outbox::Model>> {
-    use sea_orm::{QueryTrait, sea_query::Query};
+    use sea_orm::{ActiveValue, QueryTrait, sea_query::Query};
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -155,10 +155,14 @@ pub async fn insert_leased<C: ConnectionTrait>(
         .collect::<std::result::Result<_, sea_orm::DbErr>>()?;
     rows.into_iter()
         .map(|mut row| {
-            let webhook_id = row.webhook_id.clone().unwrap();
-            let id = ids.get(&webhook_id).copied().ok_or_else(|| {
+            let id = match &row.webhook_id {
+                ActiveValue::Set(webhook_id) => ids.get(webhook_id).copied(),
+                _ => None,
+            };
+            let id = id.ok_or_else(|| {
                 crate::error::Error::internal(std::io::Error::other(format!(
-                    "outbox row {webhook_id} was not returned by its insert"
+                    "outbox row {:?} was not returned by its insert",
+                    row.webhook_id
                 )))
             })?;
             row.id = Set(id);
