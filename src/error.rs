@@ -70,6 +70,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// The request can succeed when made again: the database was out of reach.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Unavailable(_))
+    }
+
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Validation(vec![FieldError::new(field, message)])
     }
@@ -116,8 +121,44 @@ impl From<DbErr> for Error {
         match err {
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Error::Unavailable(err),
             DbErr::RecordNotFound(_) => Error::NotFound,
+            other if is_transient(&other) => Error::Unavailable(other),
             other => Error::internal(other),
         }
+    }
+}
+
+/// A failure that says nothing about the request: the connection was lost
+/// (the server restarted, the network dropped), the server is shutting down or
+/// full, or the transaction lost a serialization race. The same request can
+/// succeed when sent again, so the client is told to retry (503), not that the
+/// gateway is broken (500).
+pub fn is_transient(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    let (DbErr::Conn(RuntimeErr::SqlxError(e))
+    | DbErr::Exec(RuntimeErr::SqlxError(e))
+    | DbErr::Query(RuntimeErr::SqlxError(e))) = err
+    else {
+        return matches!(err, DbErr::ConnectionAcquire(_));
+    };
+    match e.as_ref() {
+        Sqlx::Io(_)
+        | Sqlx::Tls(_)
+        | Sqlx::Protocol(_)
+        | Sqlx::PoolTimedOut
+        | Sqlx::PoolClosed
+        | Sqlx::WorkerCrashed => true,
+        Sqlx::Database(db) => db.code().is_some_and(|code| {
+            // SQLSTATE class 08: connection exception; 57P01-57P03: admin or
+            // crash shutdown, cannot connect now; 53300: too many connections;
+            // 40001, 40P01: serialization failure, deadlock.
+            code.starts_with("08")
+                || matches!(
+                    &*code,
+                    "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01"
+                )
+        }),
+        _ => false,
     }
 }
 
@@ -179,8 +220,14 @@ impl ResponseError for Error {
         if status == StatusCode::UNAUTHORIZED {
             response.insert_header(("WWW-Authenticate", "Bearer"));
         }
-        if let Error::QuotaExceeded { retry_after, .. } = self {
-            response.insert_header(("Retry-After", retry_after.to_string()));
+        match self {
+            Error::QuotaExceeded { retry_after, .. } => {
+                response.insert_header(("Retry-After", retry_after.to_string()));
+            }
+            Error::Unavailable(_) | Error::Timeout => {
+                response.insert_header(("Retry-After", "1"));
+            }
+            _ => {}
         }
         response.body(body.to_string())
     }

@@ -750,3 +750,117 @@ on_both_databases!(
         );
     }
 );
+
+/// Ends every connection the gateway holds to its database, as a PostgreSQL
+/// restart does; answers how many there were.
+async fn cut_database_connections(database_url: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let (server, name) = database_url.rsplit_once('/').unwrap();
+    let admin = Database::connect(format!("{server}/postgres"))
+        .await
+        .unwrap();
+    let row = admin
+        .query_one_raw(Statement::from_string(
+            admin.get_database_backend(),
+            format!(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{name}'"
+            ),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index(0).unwrap()
+}
+
+/// The database drops every connection three times while complaints come in
+/// and go out: requests caught by it are refused with a retryable 503, and
+/// every complaint accepted reaches the merchant and its case is delivered
+/// (an outbox row is never settled without its case's move).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_complaints_are_delivered_across_lost_database_connections() {
+    use futures_util::StreamExt;
+    let Some(app) = common::spawn(common::Backend::Postgres, |c: &mut Config| {
+        fast_retries(c);
+        c.delivery.timeout_seconds = 2;
+        c.delivery.lease_seconds = 5;
+    })
+    .await
+    else {
+        return;
+    };
+    let (w, _) = push_world(&app, None).await;
+    let (answered_tx, mut answered) = tokio::sync::watch::channel(0usize);
+    let bodies: Vec<Value> = (0..60).map(|_| submission(&w.code)).collect();
+    let intakes = futures_util::stream::iter(bodies.clone())
+        .map(|body| {
+            let (app, w, tx) = (&app, &w, &answered_tx);
+            async move {
+                let answer = app.post("/v1/complaints", &w.partner, body.clone()).await;
+                tx.send_modify(|n| *n += 1);
+                (body, answer)
+            }
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>();
+    let cuts = async {
+        let mut cut = 0;
+        for after in [10, 25, 40] {
+            answered.wait_for(|n| *n >= after).await.unwrap();
+            cut += cut_database_connections(&app.database_url).await;
+        }
+        cut
+    };
+    let (results, cut) = tokio::join!(intakes, cuts);
+    assert!(cut > 0, "the gateway held connections to cut");
+
+    // A refused intake is refused cleanly and can be sent again; one whose
+    // commit outcome was lost with the connection is found as a duplicate.
+    let mut accepted = std::collections::HashSet::new();
+    for (body, answer) in results {
+        let id = match answer.status.as_u16() {
+            201 => id(&answer.body),
+            refused => {
+                assert_eq!(
+                    refused, 503,
+                    "a lost connection is a retryable refusal: {:?}",
+                    answer.body
+                );
+                assert_eq!(
+                    answer.headers["content-type"], "application/problem+json",
+                    "{:?}",
+                    answer.body
+                );
+                assert_eq!(answer.headers["retry-after"], "1");
+                let again = app.post("/v1/complaints", &w.partner, body).await;
+                match again.status.as_u16() {
+                    201 => id(&again.body),
+                    409 => again.body["existing_id"].as_str().unwrap().to_string(),
+                    other => panic!("resubmission answered {other}: {:?}", again.body),
+                }
+            }
+        };
+        accepted.insert(id);
+    }
+    assert_eq!(accepted.len(), 60);
+
+    // Every accepted complaint reaches the merchant and is delivered.
+    let arrived = eventually(WAIT, || async {
+        let got: std::collections::HashSet<String> = w
+            .receiver
+            .received()
+            .iter()
+            .filter(|r| r.status == 200)
+            .filter_map(|r| {
+                r.json()["data"]["complaint"]["id"]
+                    .as_str()
+                    .map(String::from)
+            })
+            .collect();
+        accepted.is_subset(&got).then_some(got)
+    })
+    .await;
+    assert_eq!(arrived.len(), 60, "no complaint the gateway did not accept");
+    for case in &accepted {
+        until_status(&app, &w.partner, case, "delivered").await;
+    }
+}

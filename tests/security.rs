@@ -495,6 +495,7 @@ async fn a_request_that_outlives_its_timeout_answers_503_and_writes_nothing() {
         answer.body["type"],
         "urn:odr-gateway:problem:request-timeout"
     );
+    assert_eq!(header(&answer, "retry-after"), "1");
     assert_eq!(
         header(&answer, "ratelimit-policy"),
         "\"partner\";q=100000;w=10"

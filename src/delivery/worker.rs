@@ -100,6 +100,32 @@ enum Outcome {
     },
 }
 
+/// How a batch's outbox rows end, written with the cases they move.
+enum Settle<'a> {
+    Delivered(Vec<i64>),
+    Dead {
+        row: &'a outbox::Model,
+        attempted: bool,
+        error: &'a str,
+    },
+}
+
+impl Settle<'_> {
+    async fn write<C: sea_orm::ConnectionTrait>(&self, db: &C) -> crate::error::Result<()> {
+        match self {
+            Settle::Delivered(ids) => deliveries::settle_delivered(db, ids).await,
+            Settle::Dead {
+                row,
+                attempted,
+                error,
+            } => {
+                deliveries::settle_row(db, row, "dead", *attempted, None, Some(error.to_string()))
+                    .await
+            }
+        }
+    }
+}
+
 const RESPONSE_BODY_LIMIT: usize = 4096;
 
 /// Time kept in hand, within a lease, for writing the batch's results.
@@ -455,7 +481,8 @@ impl Deliverer {
         self.mark_cases_delivered(&forwarded).await
     }
 
-    /// Attempt rows, metrics, and the successes settled in one statement.
+    /// Attempt rows, metrics, and the successes that move no case settled in
+    /// one statement.
     async fn record(&self, sent: &[Sent]) -> crate::error::Result<()> {
         let mut attempts = Vec::with_capacity(sent.len());
         let mut delivered = Vec::new();
@@ -470,7 +497,9 @@ impl Deliverer {
                 .attempt_seconds
                 .with_label_values(&[s.row.target_kind.as_str()])
                 .observe(s.elapsed.as_secs_f64());
-            if label == "delivered" {
+            // A delivered forward is settled with its case's move (see
+            // `settle_forwards`); other events have no effect on the case.
+            if label == "delivered" && s.row.event_type != queue::FORWARDED {
                 delivered.push(s.row.id);
             }
             attempts.push(deliveries::Attempt {
@@ -486,112 +515,134 @@ impl Deliverer {
     }
 
     /// Retries are used up (or the endpoint is gone): the row is dead, and a
-    /// complaint whose forward never arrived goes to its station.
+    /// complaint whose forward never arrived goes to its station, in the same
+    /// transaction.
     async fn give_up(
         &self,
         row: &outbox::Model,
         attempted: bool,
         error: &str,
     ) -> crate::error::Result<()> {
-        deliveries::settle_row(
-            &self.db,
+        let settle = Settle::Dead {
             row,
-            "dead",
             attempted,
-            None,
-            Some(error.to_string()),
-        )
-        .await?;
-        if row.event_type != queue::FORWARDED {
-            return Ok(());
-        }
-        let Some(case) = complaints::find(&self.db, &row.complaint_id).await? else {
-            return Ok(());
+            error,
         };
-        if case.status != Status::Routed.as_str() {
-            return Ok(());
+        if row.event_type != queue::FORWARDED {
+            return settle.write(&self.db).await;
         }
-        let result = complaints::transition(
-            &self.db,
-            self.now(),
-            &Actor::system(),
-            &case,
-            Action::Escalate(EscalationReason::DeliveryFailed),
-            json!({ "webhook_id": row.webhook_id, "error": error }),
-            complaints::unguarded,
-            |_, _| {},
-        )
-        .await;
-        if let Err(err) = result {
-            tracing::info!(complaint = %case.id, error = %err, "delivery_failed escalation not applied");
-        }
-        Ok(())
+        let escalate = Action::Escalate(EscalationReason::DeliveryFailed);
+        let payload = |_: &outbox::Model| json!({ "webhook_id": row.webhook_id, "error": error });
+        self.settle_forward(&settle, row, escalate, payload).await
     }
 
-    /// A 2xx for `complaint.forwarded` is the delivery of a routed case. The
-    /// batch's cases move in one transaction; if any of them conflicts, each is
-    /// tried on its own.
+    /// A 2xx for `complaint.forwarded` is the delivery of a routed case: the
+    /// batch's rows are settled and their cases moved in one transaction; if
+    /// that cannot be done for all of them, each row on its own.
     async fn mark_cases_delivered(&self, rows: &[&outbox::Model]) -> crate::error::Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
-        let ids = rows.iter().map(|r| r.complaint_id.clone()).collect();
-        let cases: HashMap<String, entity::complaint::Model> = complaints::find_many(&self.db, ids)
-            .await?
-            .into_iter()
-            .map(|c| (c.id.clone(), c))
-            .collect();
-        let routed: Vec<(&outbox::Model, &entity::complaint::Model)> = rows
-            .iter()
-            .filter_map(|row| cases.get(&row.complaint_id).map(|case| (*row, case)))
-            .filter(|(_, case)| case.status == Status::Routed.as_str())
-            .collect();
-        if routed.is_empty() {
-            return Ok(());
+        let ids = rows.iter().map(|r| r.id).collect();
+        let payload =
+            |row: &outbox::Model| json!({ "via": "webhook", "webhook_id": row.webhook_id });
+        match self
+            .settle_forwards(&Settle::Delivered(ids), rows, Action::Deliver, payload)
+            .await
+        {
+            Err(err) if !err.is_transient() => {}
+            done => return done,
         }
-        if self.deliver_cases(&routed).await.is_ok() {
-            return Ok(());
-        }
-        // Someone else moved one of them meanwhile: each case on its own, read afresh.
-        for (row, _) in routed {
-            let Some(case) = complaints::find(&self.db, &row.complaint_id).await? else {
-                continue;
-            };
-            if case.status != Status::Routed.as_str() {
-                continue;
-            }
-            if let Err(err) = self.deliver_cases(&[(row, &case)]).await {
-                tracing::info!(complaint = %row.complaint_id, error = %err, "webhook delivery not recorded on the case")
-            }
+        for row in rows {
+            let settle = Settle::Delivered(vec![row.id]);
+            self.settle_forward(&settle, row, Action::Deliver, payload)
+                .await?;
         }
         Ok(())
     }
 
-    /// Moves `cases` (each with the forward whose 2xx delivered it) to
-    /// delivered in one transaction, or none of them.
-    async fn deliver_cases(
+    /// [`Self::settle_forwards`] for one row; when its case cannot take
+    /// `action` (it moved on meanwhile), the row is settled alone.
+    async fn settle_forward(
         &self,
-        cases: &[(&outbox::Model, &entity::complaint::Model)],
+        settle: &Settle<'_>,
+        row: &outbox::Model,
+        action: Action,
+        payload: impl Fn(&outbox::Model) -> serde_json::Value,
+    ) -> crate::error::Result<()> {
+        match self.settle_forwards(settle, &[row], action, payload).await {
+            Err(err) if !err.is_transient() => {
+                tracing::info!(complaint = %row.complaint_id, action = ?action, error = %err, "outbox row settled without moving its case");
+                settle.write(&self.db).await
+            }
+            done => done,
+        }
+    }
+
+    /// Settles forward `rows` and applies `action` to those of their cases
+    /// still routed, in one transaction: a lost connection leaves both undone
+    /// (the rows go out again when their lease runs out), never a row settled
+    /// with its case left behind. Cases moved meanwhile are read again.
+    async fn settle_forwards(
+        &self,
+        settle: &Settle<'_>,
+        rows: &[&outbox::Model],
+        action: Action,
+        payload: impl Fn(&outbox::Model) -> serde_json::Value,
+    ) -> crate::error::Result<()> {
+        let mut attempt = 0;
+        loop {
+            let ids = rows.iter().map(|r| r.complaint_id.clone()).collect();
+            let cases: HashMap<String, entity::complaint::Model> =
+                complaints::find_many(&self.db, ids)
+                    .await?
+                    .into_iter()
+                    .filter(|c| c.status == Status::Routed.as_str())
+                    .map(|c| (c.id.clone(), c))
+                    .collect();
+            let routed = rows
+                .iter()
+                .filter_map(|row| Some((cases.get(&row.complaint_id)?, payload(row))))
+                .collect();
+            match self.settle_moving(settle, routed, action).await {
+                Err(crate::error::Error::Concurrent)
+                    if attempt < complaints::CONCURRENT_RETRIES =>
+                {
+                    attempt += 1
+                }
+                done => return done,
+            }
+        }
+    }
+
+    /// One try of [`Self::settle_forwards`] with the cases as read.
+    async fn settle_moving(
+        &self,
+        settle: &Settle<'_>,
+        cases: Vec<(&entity::complaint::Model, serde_json::Value)>,
+        action: Action,
     ) -> crate::error::Result<()> {
         let txn = self.db.begin().await?;
+        settle.write(&txn).await?;
         let mut rows = complaints::Deferred::default();
-        let now = self.now();
-        complaints::transition_many_deferring(
-            &txn,
-            now,
-            &Actor::system(),
-            cases
-                .iter()
-                .map(|(row, case)| {
-                    let via = json!({ "via": "webhook", "webhook_id": row.webhook_id });
-                    (*case, via)
-                })
-                .collect(),
-            Action::Deliver,
-            |m| m.received_at = Set(Some(now.at)),
-            &mut rows,
-        )
-        .await?;
+        if !cases.is_empty() {
+            let now = self.now();
+            let delivered = matches!(action, Action::Deliver);
+            complaints::transition_many_deferring(
+                &txn,
+                now,
+                &Actor::system(),
+                cases,
+                action,
+                |m| {
+                    if delivered {
+                        m.received_at = Set(Some(now.at));
+                    }
+                },
+                &mut rows,
+            )
+            .await?;
+        }
         self.commit(txn, rows).await
     }
 

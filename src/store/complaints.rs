@@ -258,8 +258,8 @@ pub fn position_of(case: &complaint::Model, now: DateTime<Utc>) -> Result<Positi
     Ok(Position::settled(!open))
 }
 
-/// How often [`transition`] re-reads a case that changed under it.
-const CONCURRENT_RETRIES: usize = 3;
+/// How often [`transition`] (and a delivery worker) re-reads a case that changed under it.
+pub const CONCURRENT_RETRIES: usize = 3;
 
 /// A check beyond the lifecycle table that a step makes on the case as it
 /// stands (initial feedback only once, only the claimant acts, …).
