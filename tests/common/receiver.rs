@@ -151,6 +151,23 @@ impl Receiver {
         self.shared.received.lock().unwrap().clone()
     }
 
+    /// The complaints whose events this receiver has answered 200 to.
+    pub fn complaints_answered_ok(&self) -> std::collections::BTreeSet<String> {
+        self.shared
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.status == 200)
+            .map(|r| {
+                r.json()["data"]["complaint"]["id"]
+                    .as_str()
+                    .expect("an event names its complaint")
+                    .to_string()
+            })
+            .collect()
+    }
+
     /// Waits until at least `n` requests have arrived; fails after `limit`.
     pub async fn wait_for(&self, n: usize, limit: Duration) -> Vec<Received> {
         let deadline = Instant::now() + limit;
