@@ -263,6 +263,49 @@ on_both_databases!(
 );
 
 on_both_databases!(
+    names_that_resolve_to_internal_addresses_are_refused,
+    config = |c: &mut Config| {
+        fast_retries(c);
+        c.delivery.allow_private_targets = false;
+    },
+    |app: TestApp| async move {
+        let (w, _) = push_world(&app, None).await;
+        // "localhost" is a name, not an address: the guard sees what it resolves to.
+        let by_name = w.receiver.url.replace("127.0.0.1", "localhost");
+        app.call(
+            reqwest::Method::PATCH,
+            &format!("/v1/handlers/{}", w.handler_id),
+            Some(&app.admin),
+            Some(json!({ "webhook_url": by_name })),
+        )
+        .await
+        .expect(200);
+        let case = id(&app
+            .post("/v1/complaints", &w.partner, submission(&w.code))
+            .await
+            .expect(201));
+        let c = until_status(&app, &w.partner, &case, "escalated").await;
+        assert_eq!(c["escalation_reason"], "delivery_failed");
+        assert!(
+            w.receiver.received().is_empty(),
+            "nothing may reach localhost"
+        );
+        let attempts = app
+            .get(
+                &format!("/v1/deliveries/attempts?complaint_id={case}"),
+                &app.admin,
+            )
+            .await
+            .expect(200);
+        let error = attempts["items"][0]["error"].as_str().unwrap();
+        assert!(
+            error.contains("refused: localhost resolves to the internal address"),
+            "{error}"
+        );
+    }
+);
+
+on_both_databases!(
     redirects_are_not_followed,
     config = fast_retries,
     |app: TestApp| async move {

@@ -1,8 +1,13 @@
 //! SSRF guard: webhook targets must not be private, loopback, link-local or
 //! unspecified addresses unless configuration allows it. Checked on the
-//! addresses a name resolves to at delivery time, not when the URL is saved.
+//! addresses a name resolves to at delivery time, not when the URL is saved,
+//! by the resolver the delivery client connects with: the addresses checked
+//! are the addresses connected to, so a name cannot answer the check with a
+//! public address and the connection with an internal one.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 fn forbidden_v4(ip: Ipv4Addr) -> bool {
     let [a, b, ..] = ip.octets();
@@ -37,6 +42,34 @@ pub fn is_forbidden(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => forbidden_v4(v4),
         IpAddr::V6(v6) => forbidden_v6(v6),
+    }
+}
+
+/// Why `ip` (a literal host, or what `host` resolved to) may not be reached.
+pub fn refusal(host: &str, ip: IpAddr) -> Option<String> {
+    is_forbidden(ip).then(|| format!("refused: {host} resolves to the internal address {ip}"))
+}
+
+/// The delivery client's resolver when internal targets are not allowed: a
+/// name any of whose addresses is internal is not connected to at all.
+pub struct GuardedResolver;
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map_err(|e| format!("cannot resolve {host}: {e}"))?
+                .collect();
+            if let Some(refused) = addrs.iter().find_map(|a| refusal(&host, a.ip())) {
+                return Err(refused.into());
+            }
+            if addrs.is_empty() {
+                return Err(format!("{host} resolves to no address").into());
+            }
+            Ok(Box::new(addrs.into_iter()) as Addrs)
+        })
     }
 }
 

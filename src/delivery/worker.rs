@@ -126,6 +126,21 @@ impl Settle<'_> {
     }
 }
 
+/// An error with its causes, outermost first ("error sending request: ...:
+/// refused: ... resolves to the internal address ...").
+fn causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let next = cause.to_string();
+        if !text.ends_with(&next) {
+            text = format!("{text}: {next}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
 const RESPONSE_BODY_LIMIT: usize = 4096;
 
 /// Time kept in hand, within a lease, for writing the batch's results.
@@ -142,12 +157,18 @@ impl Deliverer {
         ready: queue::Ready,
     ) -> Result<Arc<Self>, reqwest::Error> {
         super::install_crypto_provider();
-        let client = reqwest::Client::builder()
+        // Webhooks go straight to their endpoint: a proxy from the environment
+        // would connect on the gateway's behalf, past the SSRF guard.
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(StdDuration::from_secs(config.connect_timeout_seconds))
             .timeout(StdDuration::from_secs(config.timeout_seconds))
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("odr-gateway/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            .no_proxy()
+            .user_agent(concat!("odr-gateway/", env!("CARGO_PKG_VERSION")));
+        if !config.allow_private_targets {
+            builder = builder.dns_resolver(target::GuardedResolver);
+        }
+        let client = builder.build()?;
         Ok(Arc::new(Deliverer {
             db,
             clock,
@@ -662,28 +683,20 @@ impl Deliverer {
         Ok(())
     }
 
-    async fn allowed(&self, url: &reqwest::Url) -> Result<(), String> {
+    /// The SSRF guard for a literal address; a name is checked by the
+    /// client's resolver ([`target::GuardedResolver`]) when it connects.
+    fn allowed(&self, url: &reqwest::Url) -> Result<(), String> {
         if self.config.allow_private_targets {
             return Ok(());
         }
-        let host = url.host_str().ok_or("the URL has no host")?;
-        let port = url.port_or_known_default().unwrap_or(443);
-        let addresses: Vec<IpAddr> = match host
-            .trim_matches(|c| c == '[' || c == ']')
-            .parse::<IpAddr>()
-        {
-            Ok(ip) => vec![ip],
-            Err(_) => tokio::net::lookup_host((host, port))
-                .await
-                .map_err(|e| format!("cannot resolve {host}: {e}"))?
-                .map(|a| a.ip())
-                .collect(),
+        let literal = match url.host() {
+            Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
+            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
+            Some(url::Host::Domain(_)) => return Ok(()),
+            None => return Err("the URL has no host".into()),
         };
-        match addresses.iter().find(|ip| target::is_forbidden(**ip)) {
-            Some(ip) => Err(format!(
-                "refused: {host} resolves to the internal address {ip}"
-            )),
-            None if addresses.is_empty() => Err(format!("{host} resolves to no address")),
+        match target::refusal(&literal.to_string(), literal) {
+            Some(refused) => Err(refused),
             None => Ok(()),
         }
     }
@@ -698,7 +711,7 @@ impl Deliverer {
             Ok(url) if matches!(url.scheme(), "http" | "https") => url,
             _ => return failed(None, "the endpoint URL is not http(s)".into()),
         };
-        if let Err(refused) = self.allowed(&url).await {
+        if let Err(refused) = self.allowed(&url) {
             return failed(None, refused);
         }
         let body = row.payload.to_string();
@@ -722,7 +735,7 @@ impl Deliverer {
         let mut response = match response {
             Ok(r) => r,
             Err(err) if err.is_timeout() => return failed(None, "timed out".into()),
-            Err(err) => return failed(None, format!("request failed: {err}")),
+            Err(err) => return failed(None, format!("request failed: {}", causes(&err))),
         };
         let status = response.status().as_u16();
         let retry_after = (status == 429 || status == 503)
