@@ -331,15 +331,17 @@ impl DemoCases<'_> {
             consents: json!({"odr": odr, "publish": false, "mediation": true}),
             odr_consent: odr,
         };
-        complaints::intake(
+        let (case, _) = complaints::intake(
             &self.state.db,
             &self.state.intake,
             &self.partner_id,
             new,
             Some("QJ"),
             self.now,
+            None,
         )
-        .await
+        .await?;
+        Ok(case)
     }
 
     async fn step(

@@ -816,9 +816,11 @@ async fn cut_database_connections(database_url: &str) -> i64 {
 }
 
 /// The database drops every connection three times while complaints come in
-/// and go out: requests caught by it are refused with a retryable 503, and
-/// every complaint accepted reaches the merchant and its case is delivered
-/// (an outbox row is never settled without its case's move).
+/// and go out: requests caught by it are refused with a retryable 503 and,
+/// sent again with their `Idempotency-Key`, accepted once (a 201, replayed
+/// when the first one's commit landed after all); every complaint accepted
+/// reaches the merchant and its case is delivered (an outbox row is never
+/// settled without its case's move).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accepted_complaints_are_delivered_across_lost_database_connections() {
     use futures_util::StreamExt;
@@ -826,6 +828,8 @@ async fn accepted_complaints_are_delivered_across_lost_database_connections() {
         fast_retries(c);
         c.delivery.timeout_seconds = 2;
         c.delivery.lease_seconds = 5;
+        // A key whose request died unanswered is taken over after this.
+        c.request_timeout_seconds = 2;
     })
     .await
     else {
@@ -833,14 +837,14 @@ async fn accepted_complaints_are_delivered_across_lost_database_connections() {
     };
     let (w, _) = push_world(&app, None).await;
     let (answered_tx, mut answered) = tokio::sync::watch::channel(0usize);
-    let bodies: Vec<Value> = (0..60).map(|_| submission(&w.code)).collect();
-    let intakes = futures_util::stream::iter(bodies.clone())
-        .map(|body| {
+    let intakes = futures_util::stream::iter(0..60)
+        .map(|n| {
             let (app, w, tx) = (&app, &w, &answered_tx);
             async move {
-                let answer = app.post("/v1/complaints", &w.partner, body.clone()).await;
+                let (key, body) = (format!("cut-{n}"), submission(&w.code));
+                let answer = app.keyed_intake(&w.partner, &key, &body).await;
                 tx.send_modify(|n| *n += 1);
-                (body, answer)
+                (key, body, answer)
             }
         })
         .buffer_unordered(8)
@@ -856,12 +860,10 @@ async fn accepted_complaints_are_delivered_across_lost_database_connections() {
     let (results, cut) = tokio::join!(intakes, cuts);
     assert!(cut > 0, "the gateway held connections to cut");
 
-    // A refused intake is refused cleanly and can be sent again; one whose
-    // commit outcome was lost with the connection is found as a duplicate.
     let mut accepted = std::collections::HashSet::new();
-    for (body, answer) in results {
-        let id = match answer.status.as_u16() {
-            201 => id(&answer.body),
+    for (key, body, answer) in results {
+        let answer = match answer.status.as_u16() {
+            201 => answer,
             refused => {
                 assert_eq!(
                     refused, 503,
@@ -874,15 +876,19 @@ async fn accepted_complaints_are_delivered_across_lost_database_connections() {
                     answer.body
                 );
                 assert_eq!(answer.headers["retry-after"], "1");
-                let again = app.post("/v1/complaints", &w.partner, body).await;
-                match again.status.as_u16() {
-                    201 => id(&again.body),
-                    409 => again.body["existing_id"].as_str().unwrap().to_string(),
-                    other => panic!("resubmission answered {other}: {:?}", again.body),
-                }
+                // Sent again as a partner would: while the first request's key
+                // is still held, 409 in-flight says to wait.
+                eventually(WAIT, || async {
+                    let again = app.keyed_intake(&w.partner, &key, &body).await;
+                    let in_flight =
+                        again.body["type"] == "urn:odr-gateway:problem:idempotency-key-in-flight";
+                    (!in_flight).then_some(again)
+                })
+                .await
             }
         };
-        accepted.insert(id);
+        assert_eq!(answer.status, 201, "{:?}", answer.body);
+        accepted.insert(id(&answer.body));
     }
     assert_eq!(accepted.len(), 60);
 

@@ -448,25 +448,6 @@ async fn idempotency_rows(db: &sea_orm::DatabaseConnection) -> Vec<(String, Opti
 }
 
 /// An intake POST with an `Idempotency-Key`.
-async fn keyed_intake(app: &TestApp, token: &str, key: &str, body: &Value) -> Answer {
-    let res = app
-        .client
-        .post(format!("{}/v1/complaints", app.base))
-        .bearer_auth(token)
-        .header("Idempotency-Key", key)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let (status, headers) = (res.status(), res.headers().clone());
-    let text = res.text().await.unwrap();
-    Answer {
-        status,
-        headers,
-        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    }
-}
-
 /// SQLite only: another connection holding the write lock makes the
 /// gateway's writes wait longer than the request may take. The 503 is an
 /// answer like any other (RateLimit headers, request id, metrics, access
@@ -489,7 +470,7 @@ async fn a_request_that_outlives_its_timeout_answers_503_and_writes_nothing() {
         .unwrap();
     let body = common::intake(&w.merchant_code);
     let external_ref = body["external_ref"].as_str().unwrap().to_string();
-    let answer = keyed_intake(&app, &w.partner, "slow-1", &body).await;
+    let answer = app.keyed_intake(&w.partner, "slow-1", &body).await;
     assert_eq!(answer.status, 503, "{}", answer.body);
     assert_eq!(
         answer.body["type"],
@@ -520,7 +501,7 @@ async fn a_request_that_outlives_its_timeout_answers_503_and_writes_nothing() {
         .expect(200);
     assert!(found["items"].as_array().unwrap().is_empty(), "{found}");
     // The retry with the same key is taken in, not refused as in flight.
-    let retry = keyed_intake(&app, &w.partner, "slow-1", &body).await;
+    let retry = app.keyed_intake(&w.partner, "slow-1", &body).await;
     assert_eq!(retry.status, 201, "{}", retry.body);
     assert!(retry.headers.get("idempotent-replayed").is_none());
     assert_eq!(
@@ -550,11 +531,11 @@ async fn an_intake_that_times_out_after_claiming_its_key_frees_it() {
         .await
         .unwrap();
     let body = common::intake(&w.merchant_code);
-    let answer = keyed_intake(&app, &w.partner, "slow-2", &body).await;
+    let answer = app.keyed_intake(&w.partner, "slow-2", &body).await;
     assert_eq!(answer.status, 503, "{}", answer.body);
     assert!(idempotency_rows(&db).await.is_empty(), "the key was freed");
     lock.rollback().await.unwrap();
-    let retry = keyed_intake(&app, &w.partner, "slow-2", &body).await;
+    let retry = app.keyed_intake(&w.partner, "slow-2", &body).await;
     assert_eq!(retry.status, 201, "{}", retry.body);
     assert!(retry.headers.get("idempotent-replayed").is_none());
 }

@@ -182,6 +182,7 @@ async fn intake(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpR
             key: key.clone(),
         });
     }
+    let render = |case: &entity::complaint::Model| views::complaint(case, &p).to_string();
     let result = complaints::intake(
         &state.db,
         &state.intake,
@@ -189,15 +190,15 @@ async fn intake(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpR
         new,
         state.config.default_station.as_deref(),
         state.now(),
+        key.as_deref()
+            .map(|key| complaints::Keyed { key, body: &render }),
     )
     .await;
     match (result, &key) {
-        (Ok(case), key) => {
-            let body = views::complaint(&case, &p).to_string();
-            if let Some(key) = key {
-                idempotency::finish(&state.db, &partner_id, key, 201, &body).await?;
-                req.extensions_mut().remove::<HeldKey>();
-            }
+        (Ok((case, stored)), _) => {
+            // A keyed answer was committed with the case.
+            req.extensions_mut().remove::<HeldKey>();
+            let body = stored.unwrap_or_else(|| render(&case));
             Ok(HttpResponse::Created()
                 .content_type("application/json")
                 .insert_header(("Location", format!("/v1/complaints/{}", case.id)))

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::deadlines::caught_up;
 use super::events::{self, Actor, NewEvent};
-use super::intake_writer::{IntakeRows, IntakeWriter};
+use super::intake_writer::{IntakeRows, IntakeWriter, KeyedAnswer};
 use super::{directory, negotiation, new_id, outbox};
 use crate::clock::Now;
 use crate::domain::case_file;
@@ -64,9 +64,16 @@ fn duplicate(existing: &complaint::Model) -> Error {
     }
 }
 
+/// An intake's `Idempotency-Key`, and its 201 body as made from the case.
+pub struct Keyed<'a> {
+    pub key: &'a str,
+    pub body: &'a (dyn Fn(&complaint::Model) -> String + Sync),
+}
+
 /// Accepts a complaint: routes it and writes the case with its first event
 /// and its outbox rows, committed (with whatever other intakes arrived at the
-/// same moment) before this returns.
+/// same moment) before this returns. With `keyed`, the key's answer is
+/// committed with them and returned.
 pub async fn intake(
     db: &sea_orm::DatabaseConnection,
     writer: &IntakeWriter,
@@ -74,8 +81,17 @@ pub async fn intake(
     new: NewComplaint,
     default_station: Option<&str>,
     clock: Now<'_>,
-) -> Result<complaint::Model> {
-    let (case, rows) = prepare_intake(db, writer, partner_id, new, default_station, clock).await?;
+    keyed: Option<Keyed<'_>>,
+) -> Result<(complaint::Model, Option<String>)> {
+    let (case, mut rows) =
+        prepare_intake(db, writer, partner_id, new, default_station, clock).await?;
+    rows.answer = keyed.map(|k| KeyedAnswer {
+        partner_id: partner_id.to_string(),
+        key: k.key.to_string(),
+        status: 201,
+        body: (k.body)(&case),
+    });
+    let body = rows.answer.as_ref().map(|a| a.body.clone());
     if let Err(err) = writer.write(rows).await {
         // The same external_ref was taken in already: name that complaint.
         if let Some(existing) = by_external_ref(db, partner_id, &case.external_ref).await? {
@@ -83,7 +99,7 @@ pub async fn intake(
         }
         return Err(err);
     }
-    Ok(case)
+    Ok((case, body))
 }
 
 /// Routes an intake and makes the rows it writes, without writing them.
@@ -209,6 +225,7 @@ pub async fn prepare_intake(
         complaint: model,
         events: rows,
         outbox,
+        answer: None,
     };
     Ok((case, rows))
 }

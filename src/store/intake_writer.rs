@@ -1,7 +1,7 @@
 //! Group commit for intake: complaints arriving together are written together.
 //!
-//! Each intake is a new case row, its first case-file event and its outbox
-//! rows. Under load, partners send many at once; writing each in its own
+//! Each intake is a new case row, its first case-file event, its outbox
+//! rows and, when it carries an `Idempotency-Key`, the answer to replay. Under load, partners send many at once; writing each in its own
 //! transaction costs five round trips and a WAL flush apiece. One writer task
 //! takes whatever intakes are waiting, inserts each table's rows in one
 //! statement and commits once, then answers every request. A request is
@@ -17,7 +17,7 @@ use sea_orm::{DatabaseConnection, EntityTrait, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
 
 use super::routing_reader::RoutingReader;
-use super::{directory, events, outbox as queue};
+use super::{directory, events, idempotency, outbox as queue};
 use crate::error::{Error, Result};
 
 /// The most intakes written in one transaction (PostgreSQL allows 65,535
@@ -29,6 +29,17 @@ pub struct IntakeRows {
     pub complaint: complaint::ActiveModel,
     pub events: Vec<event::ActiveModel>,
     pub outbox: Vec<outbox::ActiveModel>,
+    /// The answer its `Idempotency-Key` replays, committed with the intake:
+    /// a retry after a lost answer gets the 201, never a second case.
+    pub answer: Option<KeyedAnswer>,
+}
+
+#[derive(Debug, Clone)]
+pub struct KeyedAnswer {
+    pub partner_id: String,
+    pub key: String,
+    pub status: u16,
+    pub body: String,
 }
 
 struct Job {
@@ -200,6 +211,16 @@ async fn write_all(
             (Vec::new(), Written::ForClaim)
         }
     };
+    for answer in intakes.iter().filter_map(|i| i.answer.as_ref()) {
+        idempotency::finish(
+            &txn,
+            &answer.partner_id,
+            &answer.key,
+            answer.status,
+            &answer.body,
+        )
+        .await?;
+    }
     if gave_up() {
         txn.rollback().await?;
         return Err(stopped_waiting());

@@ -237,6 +237,18 @@ impl Answer {
             .unwrap_or_default()
     }
 
+    pub async fn of(res: reqwest::Response) -> Answer {
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer {
+            status,
+            body,
+            headers,
+        }
+    }
+
     pub fn expect(self, status: u16) -> Value {
         assert_eq!(
             self.status.as_u16(),
@@ -263,16 +275,18 @@ impl TestApp {
         if let Some(body) = body {
             req = req.json(&body);
         }
-        let res = req.send().await.expect("request sent");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let text = res.text().await.expect("body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Answer {
-            status,
-            body,
-            headers,
-        }
+        Answer::of(req.send().await.expect("request sent")).await
+    }
+
+    /// An intake sent with an `Idempotency-Key`.
+    pub async fn keyed_intake(&self, token: &str, key: &str, body: &Value) -> Answer {
+        let req = self
+            .client
+            .post(format!("{}/v1/complaints", self.base))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(body);
+        Answer::of(req.send().await.expect("request sent")).await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Answer {
