@@ -62,6 +62,24 @@ async fn push_world(app: &TestApp, partner_callback: Option<&str>) -> (Push, Val
     (push, p)
 }
 
+/// Takes in one complaint for `w`'s merchant; its id.
+async fn submit(app: &TestApp, w: &Push) -> String {
+    id(&app
+        .post("/v1/complaints", &w.partner, submission(&w.code))
+        .await
+        .expect(201))
+}
+
+/// The delivery attempts made for a complaint, as an admin lists them.
+async fn attempts_of(app: &TestApp, case: &str) -> Value {
+    app.get(
+        &format!("/v1/deliveries/attempts?complaint_id={case}"),
+        &app.admin,
+    )
+    .await
+    .expect(200)
+}
+
 fn submission(code: &str) -> Value {
     let mut body = intake(code);
     body["station_code"] = json!("QJ");
@@ -96,10 +114,7 @@ on_both_databases!(
     |app: TestApp| async move {
         let (w, _) = push_world(&app, None).await;
         for n in 1..=2 {
-            let case = id(&app
-                .post("/v1/complaints", &w.partner, submission(&w.code))
-                .await
-                .expect(201));
+            let case = submit(&app, &w).await;
             // Once the first has arrived the one worker has polled and waits
             // a minute: only the second intake's commit can bring it out.
             let got = w.receiver.wait_for(n, WAIT).await;
@@ -112,10 +127,7 @@ on_both_databases!(
     a_forward_is_signed_and_its_2xx_delivers_the_case,
     |app: TestApp| async move {
         let (w, _) = push_world(&app, None).await;
-        let case = id(&app
-            .post("/v1/complaints", &w.partner, submission(&w.code))
-            .await
-            .expect(201));
+        let case = submit(&app, &w).await;
         let got = w.receiver.wait_for(1, WAIT).await;
         let hook = &got[0];
         assert!(
@@ -182,10 +194,7 @@ on_both_databases!(
     |app: TestApp| async move {
         let (w, _) = push_world(&app, None).await;
         w.receiver.script([Reply::Status(500), Reply::Status(503)]);
-        let case = id(&app
-            .post("/v1/complaints", &w.partner, submission(&w.code))
-            .await
-            .expect(201));
+        let case = submit(&app, &w).await;
         let got = w.receiver.wait_for(3, WAIT).await;
         assert!(
             got.iter()
@@ -202,10 +211,7 @@ on_both_databases!(
     |app: TestApp| async move {
         let (w, _) = push_world(&app, None).await;
         w.receiver.answer_always(Reply::Status(500));
-        let case = id(&app
-            .post("/v1/complaints", &w.partner, submission(&w.code))
-            .await
-            .expect(201));
+        let case = submit(&app, &w).await;
         let escalated = until_status(&app, &w.partner, &case, "escalated").await;
         assert_eq!(escalated["escalation_reason"], "delivery_failed");
         assert_eq!(
@@ -222,15 +228,9 @@ on_both_databases!(
     |app: TestApp| async move {
         let (w, _) = push_world(&app, None).await;
         w.receiver.script([Reply::Status(410)]);
-        let first = id(&app
-            .post("/v1/complaints", &w.partner, submission(&w.code))
-            .await
-            .expect(201));
+        let first = submit(&app, &w).await;
         until_status(&app, &w.partner, &first, "escalated").await;
-        let second = id(&app
-            .post("/v1/complaints", &w.partner, submission(&w.code))
-            .await
-            .expect(201));
+        let second = submit(&app, &w).await;
         let c = until_status(&app, &w.partner, &second, "escalated").await;
         assert_eq!(c["escalation_reason"], "delivery_failed");
         assert_eq!(
@@ -249,58 +249,33 @@ on_both_databases!(
     },
     |app: TestApp| async move {
         let (w, _) = push_world(&app, None).await;
-        let case = id(&app
-            .post("/v1/complaints", &w.partner, submission(&w.code))
-            .await
-            .expect(201));
-        let c = until_status(&app, &w.partner, &case, "escalated").await;
-        assert_eq!(c["escalation_reason"], "delivery_failed");
-        assert!(
-            w.receiver.received().is_empty(),
-            "nothing may reach 127.0.0.1"
-        );
-    }
-);
-
-on_both_databases!(
-    names_that_resolve_to_internal_addresses_are_refused,
-    config = |c: &mut Config| {
-        fast_retries(c);
-        c.delivery.allow_private_targets = false;
-    },
-    |app: TestApp| async move {
-        let (w, _) = push_world(&app, None).await;
-        // "localhost" is a name, not an address: the guard sees what it resolves to.
+        // First the receiver's address itself, then "localhost", a name the
+        // guard judges by what it resolves to.
         let by_name = w.receiver.url.replace("127.0.0.1", "localhost");
-        app.call(
-            reqwest::Method::PATCH,
-            &format!("/v1/handlers/{}", w.handler_id),
-            Some(&app.admin),
-            Some(json!({ "webhook_url": by_name })),
-        )
-        .await
-        .expect(200);
-        let case = id(&app
-            .post("/v1/complaints", &w.partner, submission(&w.code))
-            .await
-            .expect(201));
-        let c = until_status(&app, &w.partner, &case, "escalated").await;
-        assert_eq!(c["escalation_reason"], "delivery_failed");
-        assert!(
-            w.receiver.received().is_empty(),
-            "nothing may reach localhost"
-        );
-        let attempts = app
-            .get(
-                &format!("/v1/deliveries/attempts?complaint_id={case}"),
-                &app.admin,
+        for (target, url) in [("127.0.0.1", &w.receiver.url), ("localhost", &by_name)] {
+            app.call(
+                reqwest::Method::PATCH,
+                &format!("/v1/handlers/{}", w.handler_id),
+                Some(&app.admin),
+                Some(json!({ "webhook_url": url })),
             )
             .await
             .expect(200);
-        let error = attempts["items"][0]["error"].as_str().unwrap();
+            let case = submit(&app, &w).await;
+            let c = until_status(&app, &w.partner, &case, "escalated").await;
+            assert_eq!(c["escalation_reason"], "delivery_failed");
+            let attempts = attempts_of(&app, &case).await;
+            let error = attempts["items"][0]["error"].as_str().unwrap();
+            assert!(
+                error.contains(&format!(
+                    "refused: {target} resolves to the internal address"
+                )),
+                "{error}"
+            );
+        }
         assert!(
-            error.contains("refused: localhost resolves to the internal address"),
-            "{error}"
+            w.receiver.received().is_empty(),
+            "nothing may reach 127.0.0.1"
         );
     }
 );
@@ -313,10 +288,7 @@ on_both_databases!(
         let elsewhere = Receiver::start();
         w.receiver
             .answer_always(Reply::Redirect(elsewhere.url.clone()));
-        let case = id(&app
-            .post("/v1/complaints", &w.partner, submission(&w.code))
-            .await
-            .expect(201));
+        let case = submit(&app, &w).await;
         until_status(&app, &w.partner, &case, "escalated").await;
         assert!(elsewhere.received().is_empty());
     }
@@ -328,10 +300,7 @@ on_both_databases!(
     |app: TestApp| async move {
         let (w, _) = push_world(&app, None).await;
         w.receiver.script([Reply::RetryAfter(429, 2)]);
-        let case = id(&app
-            .post("/v1/complaints", &w.partner, submission(&w.code))
-            .await
-            .expect(201));
+        let case = submit(&app, &w).await;
         let got = w.receiver.wait_for(2, WAIT).await;
         assert!(
             got[1].at - got[0].at >= Duration::from_secs(2),
@@ -351,10 +320,7 @@ on_both_databases!(
     |app: TestApp| async move {
         let (w, _) = push_world(&app, None).await;
         w.receiver.script([Reply::Hang]);
-        let case = id(&app
-            .post("/v1/complaints", &w.partner, submission(&w.code))
-            .await
-            .expect(201));
+        let case = submit(&app, &w).await;
         until_status(&app, &w.partner, &case, "delivered").await;
         assert_eq!(w.receiver.received().len(), 2);
     }
@@ -369,10 +335,7 @@ on_both_databases!(
             .as_str()
             .expect("partner webhook secret shown once")
             .to_string();
-        let case = id(&app
-            .post("/v1/complaints", &w.partner, submission(&w.code))
-            .await
-            .expect(201));
+        let case = submit(&app, &w).await;
         until_status(&app, &w.partner, &case, "delivered").await;
         let got = callback.wait_for(2, WAIT).await;
         assert!(got.iter().all(|r| verifies(&secret, r)));
@@ -429,18 +392,9 @@ on_both_databases!(
         let (w, _) = push_world(&app, None).await;
         w.receiver
             .script([Reply::Status(500), Reply::Status(500), Reply::Status(502)]);
-        let case = id(&app
-            .post("/v1/complaints", &w.partner, submission(&w.code))
-            .await
-            .expect(201));
+        let case = submit(&app, &w).await;
         until_status(&app, &w.partner, &case, "escalated").await;
-        let attempts = app
-            .get(
-                &format!("/v1/deliveries/attempts?complaint_id={case}"),
-                &app.admin,
-            )
-            .await
-            .expect(200);
+        let attempts = attempts_of(&app, &case).await;
         let codes: Vec<Value> = attempts["items"]
             .as_array()
             .unwrap()
@@ -533,10 +487,7 @@ on_both_databases!(
     |app: TestApp| async move {
         let (w, _) = push_world(&app, None).await;
         w.receiver.script([Reply::Status(500), Reply::Status(500)]);
-        let case = id(&app
-            .post("/v1/complaints", &w.partner, submission(&w.code))
-            .await
-            .expect(201));
+        let case = submit(&app, &w).await;
         w.receiver.wait_for(2, WAIT).await;
         let endpoint = format!("/v1/handlers/{}/endpoint", w.handler_id);
         let paused = eventually(WAIT, || async {
@@ -571,10 +522,7 @@ on_both_databases!(
     config = fast_retries,
     |app: TestApp| async move {
         let (w, _) = push_world(&app, None).await;
-        let case = id(&app
-            .post("/v1/complaints", &w.partner, submission(&w.code))
-            .await
-            .expect(201));
+        let case = submit(&app, &w).await;
         until_status(&app, &w.partner, &case, "delivered").await;
         app.post(
             &format!("/v1/inbox/{case}/acknowledge"),
@@ -655,10 +603,7 @@ on_both_databases!(
         ];
         let mut cases = Vec::new();
         for _ in 0..50 {
-            let case = id(&app
-                .post("/v1/complaints", &w.partner, submission(&w.code))
-                .await
-                .expect(201));
+            let case = submit(&app, &w).await;
             app.post(
                 &format!("/v1/complaints/{case}/consumer-response"),
                 &w.partner,
