@@ -1,7 +1,8 @@
 //! Group commit for intake: complaints arriving together are written together.
 //!
 //! Each intake is a new case row, its first case-file event, its outbox
-//! rows and, when it carries an `Idempotency-Key`, the answer to replay. Under load, partners send many at once; writing each in its own
+//! rows and, when it carries an `Idempotency-Key`, the answer to replay.
+//! Under load, partners send many at once; writing each in its own
 //! transaction costs five round trips and a WAL flush apiece. One writer task
 //! takes whatever intakes are waiting, inserts each table's rows in one
 //! statement and commits once, then answers every request. A request is
