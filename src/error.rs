@@ -118,10 +118,13 @@ impl From<DbErr> for Error {
         if let Some(SqlErr::UniqueConstraintViolation(_)) = err.sql_err() {
             return Error::conflict("the resource already exists");
         }
+        use sea_orm::RuntimeErr::SqlxError;
         match err {
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Error::Unavailable(err),
             DbErr::RecordNotFound(_) => Error::NotFound,
-            other if is_transient(&other) => Error::Unavailable(other),
+            DbErr::Exec(SqlxError(ref e)) | DbErr::Query(SqlxError(ref e)) if transient(e) => {
+                Error::Unavailable(err)
+            }
             other => Error::internal(other),
         }
     }
@@ -132,16 +135,9 @@ impl From<DbErr> for Error {
 /// full, or the transaction lost a serialization race. The same request can
 /// succeed when sent again, so the client is told to retry (503), not that the
 /// gateway is broken (500).
-pub fn is_transient(err: &DbErr) -> bool {
-    use sea_orm::RuntimeErr;
+fn transient(e: &sea_orm::sqlx::Error) -> bool {
     use sea_orm::sqlx::Error as Sqlx;
-    let (DbErr::Conn(RuntimeErr::SqlxError(e))
-    | DbErr::Exec(RuntimeErr::SqlxError(e))
-    | DbErr::Query(RuntimeErr::SqlxError(e))) = err
-    else {
-        return matches!(err, DbErr::ConnectionAcquire(_));
-    };
-    match e.as_ref() {
+    match e {
         Sqlx::Io(_)
         | Sqlx::Tls(_)
         | Sqlx::Protocol(_)

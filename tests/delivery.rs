@@ -80,6 +80,17 @@ async fn attempts_of(app: &TestApp, case: &str) -> Value {
     .expect(200)
 }
 
+/// An admin's PATCH of `w`'s handler.
+async fn change_handler(app: &TestApp, w: &Push, change: Value) -> common::Answer {
+    app.call(
+        reqwest::Method::PATCH,
+        &format!("/v1/handlers/{}", w.handler_id),
+        Some(&app.admin),
+        Some(change),
+    )
+    .await
+}
+
 fn submission(code: &str) -> Value {
     let mut body = intake(code);
     body["station_code"] = json!("QJ");
@@ -253,14 +264,9 @@ on_both_databases!(
         // guard judges by what it resolves to.
         let by_name = w.receiver.url.replace("127.0.0.1", "localhost");
         for (target, url) in [("127.0.0.1", &w.receiver.url), ("localhost", &by_name)] {
-            app.call(
-                reqwest::Method::PATCH,
-                &format!("/v1/handlers/{}", w.handler_id),
-                Some(&app.admin),
-                Some(json!({ "webhook_url": url })),
-            )
-            .await
-            .expect(200);
+            change_handler(&app, &w, json!({ "webhook_url": url }))
+                .await
+                .expect(200);
             let case = submit(&app, &w).await;
             let c = until_status(&app, &w.partner, &case, "escalated").await;
             assert_eq!(c["escalation_reason"], "delivery_failed");
@@ -663,13 +669,7 @@ on_both_databases!(
     a_handlers_own_rate_caps_its_deliveries,
     |app: TestApp| async move {
         let (w, _) = push_world(&app, None).await;
-        let patched = app
-            .call(
-                reqwest::Method::PATCH,
-                &format!("/v1/handlers/{}", w.handler_id),
-                Some(&app.admin),
-                Some(json!({"delivery_rate_per_second": 2})),
-            )
+        let patched = change_handler(&app, &w, json!({"delivery_rate_per_second": 2}))
             .await
             .expect(200);
         assert_eq!(patched["delivery_rate_per_second"], 2);
@@ -685,14 +685,7 @@ on_both_databases!(
             spread >= Duration::from_millis(1900),
             "six deliveries took only {spread:?}"
         );
-        let bad = app
-            .call(
-                reqwest::Method::PATCH,
-                &format!("/v1/handlers/{}", w.handler_id),
-                Some(&app.admin),
-                Some(json!({"delivery_rate_per_second": 0})),
-            )
-            .await;
+        let bad = change_handler(&app, &w, json!({"delivery_rate_per_second": 0})).await;
         assert_eq!(
             (bad.status.as_u16(), bad.fields()),
             (422, vec!["delivery_rate_per_second".to_string()])
@@ -709,14 +702,9 @@ on_both_databases!(
     },
     |app: TestApp| async move {
         let (w, _) = push_world(&app, None).await;
-        app.call(
-            reqwest::Method::PATCH,
-            &format!("/v1/handlers/{}", w.handler_id),
-            Some(&app.admin),
-            Some(json!({"delivery_rate_per_second": 1})),
-        )
-        .await
-        .expect(200);
+        change_handler(&app, &w, json!({"delivery_rate_per_second": 1}))
+            .await
+            .expect(200);
         // At one a second the batch outlasts its five-second lease: the rows
         // whose lease ran out while they waited are claimed again, and each
         // event still arrives exactly once.
