@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::receiver::{Receiver, Reply, verifies};
+use common::receiver::{Closer, Receiver, Reply, verifies};
 use common::{TestApp, eventually, id, intake};
 use odr_gateway::config::Config;
 use odr_gateway::demo::credit_code;
@@ -287,6 +287,78 @@ on_both_databases!(
 );
 
 on_both_databases!(
+    only_the_start_of_an_answer_is_read,
+    config = |c: &mut Config| {
+        fast_retries(c);
+        c.delivery.timeout_seconds = 10;
+    },
+    |app: TestApp| async move {
+        let (w, _) = push_world(&app, None).await;
+        // A 2xx whose body never ends: the attempt stops reading after a few
+        // KiB, long before the 10 s timeout would end it.
+        w.receiver.answer_always(Reply::Endless);
+        let case = submit(&app, &w).await;
+        until_status(&app, &w.partner, &case, "delivered").await;
+        let attempts = attempts_of(&app, &case).await;
+        assert_eq!(attempts["items"].as_array().unwrap().len(), 1);
+        let attempt = &attempts["items"][0];
+        assert_eq!(attempt["status_code"], 200);
+        let latency = attempt["latency_ms"].as_i64().unwrap();
+        assert!(latency < 5_000, "the body was read for {latency} ms");
+    }
+);
+
+on_both_databases!(
+    a_connection_closed_without_an_answer_is_a_failed_attempt,
+    config = fast_retries,
+    |app: TestApp| async move {
+        let (w, _) = push_world(&app, None).await;
+        let closer = Closer::start();
+        change_handler(&app, &w, json!({ "webhook_url": closer.url }))
+            .await
+            .expect(200);
+        let case = submit(&app, &w).await;
+        let c = until_status(&app, &w.partner, &case, "escalated").await;
+        assert_eq!(c["escalation_reason"], "delivery_failed");
+        let attempts = attempts_of(&app, &case).await;
+        let items = attempts["items"].as_array().unwrap();
+        assert_eq!(items.len(), 3, "one attempt per scheduled slot");
+        for attempt in items {
+            assert!(attempt["status_code"].is_null(), "{attempt}");
+            assert!(
+                attempt["error"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("request failed"),
+                "{attempt}"
+            );
+        }
+        assert!(closer.accepted() >= 3);
+    }
+);
+
+on_both_databases!(
+    a_failing_complaint_does_not_hold_back_the_handlers_others,
+    config = |c: &mut Config| {
+        // After one failure the next try is an hour away.
+        c.delivery.retry_schedule = vec![0, 3600];
+        c.delivery.breaker_failures = 100;
+    },
+    |app: TestApp| async move {
+        let (w, _) = push_world(&app, None).await;
+        w.receiver.script([Reply::Status(500)]);
+        let waiting = submit(&app, &w).await;
+        w.receiver.wait_for(1, WAIT).await;
+        let other = submit(&app, &w).await;
+        until_status(&app, &w.partner, &other, "delivered").await;
+        assert_eq!(
+            status_of(&app, &w.partner, &waiting).await["status"],
+            "routed"
+        );
+    }
+);
+
+on_both_databases!(
     redirects_are_not_followed,
     config = fast_retries,
     |app: TestApp| async move {
@@ -520,6 +592,39 @@ on_both_databases!(
         assert_eq!(resumed["state"], "closed");
         // Resuming puts the waiting event back in line at once.
         until_status(&app, &w.partner, &case, "delivered").await;
+    }
+);
+
+on_both_databases!(
+    a_paused_endpoint_does_not_stop_the_case_clocks,
+    config = |c: &mut Config| {
+        c.delivery.retry_schedule = vec![0, 0, 0, 0, 0, 0];
+        c.delivery.breaker_failures = 2;
+        c.delivery.breaker_pause_seconds = 3600;
+    },
+    |app: TestApp| async move {
+        let (w, _) = push_world(&app, None).await;
+        let case = submit(&app, &w).await;
+        let delivered = until_status(&app, &w.partner, &case, "delivered").await;
+        let due = delivered["deadlines"]["ack_by"]["due"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // Another forward fails twice: the handler's endpoint is paused.
+        w.receiver.answer_always(Reply::Status(500));
+        submit(&app, &w).await;
+        let endpoint = format!("/v1/handlers/{}/endpoint", w.handler_id);
+        eventually(WAIT, || async {
+            let e = app.get(&endpoint, &app.admin).await.expect(200);
+            (e["state"] == "open").then_some(())
+        })
+        .await;
+        assert!(app.set_clock(&due).await >= 1);
+        let c = status_of(&app, &w.partner, &case).await;
+        assert_eq!(
+            (c["status"].as_str(), c["escalation_reason"].as_str()),
+            (Some("escalated"), Some("ack_overdue"))
+        );
     }
 );
 

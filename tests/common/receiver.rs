@@ -16,6 +16,8 @@ pub enum Reply {
     Redirect(String),
     /// Never answers (the gateway's timeout must end the attempt).
     Hang,
+    /// 200 with a body that never ends.
+    Endless,
 }
 
 #[derive(Clone, Debug)]
@@ -85,6 +87,7 @@ async fn answer(
         .unwrap_or(Reply::Status(200));
     let status = match &reply {
         Reply::Status(code) | Reply::RetryAfter(code, _) => *code,
+        Reply::Endless => 200,
         Reply::Redirect(_) => 307,
         Reply::Hang => 0,
     };
@@ -111,6 +114,9 @@ async fn answer(
             tokio::time::sleep(Duration::from_secs(3600)).await;
             HttpResponse::Ok().finish()
         }
+        Reply::Endless => HttpResponse::Ok().streaming(futures_util::stream::repeat_with(|| {
+            Ok::<_, actix_web::Error>(web::Bytes::from_static(&[b'x'; 1024]))
+        })),
     }
 }
 
@@ -204,4 +210,37 @@ pub fn verifies(secret: &str, received: &Received) -> bool {
     received.headers["webhook-signature"]
         .split(' ')
         .any(|sig| sig.strip_prefix("v1,") == Some(expected.as_str()))
+}
+
+/// An endpoint that takes each connection, reads the request and closes the
+/// connection without answering.
+pub struct Closer {
+    pub url: String,
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Closer {
+    pub fn start() -> Closer {
+        use std::sync::atomic::Ordering;
+        use tokio::io::AsyncReadExt;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind closer");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+            }
+        });
+        Closer { url, accepted }
+    }
+
+    /// Connections taken so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
