@@ -111,6 +111,23 @@ async fn until_status(app: &TestApp, partner: &str, case: &str, status: &'static
     .await
 }
 
+/// Two failures in a row pause an endpoint for an hour.
+fn quick_breaker(c: &mut Config) {
+    c.delivery.retry_schedule = vec![0, 0, 0, 0, 0, 0];
+    c.delivery.breaker_failures = 2;
+    c.delivery.breaker_pause_seconds = 3600;
+}
+
+/// Waits for `w`'s endpoint to be paused (breaker open); its state.
+async fn until_paused(app: &TestApp, w: &Push) -> Value {
+    let endpoint = format!("/v1/handlers/{}/endpoint", w.handler_id);
+    eventually(WAIT, || async {
+        let e = app.get(&endpoint, &app.admin).await.expect(200);
+        (e["state"] == "open").then_some(e)
+    })
+    .await
+}
+
 fn fast_retries(c: &mut Config) {
     c.delivery.retry_schedule = vec![0, 0, 0];
     c.delivery.breaker_failures = 100;
@@ -557,23 +574,15 @@ on_both_databases!(
 
 on_both_databases!(
     a_failing_endpoint_is_paused_until_resumed,
-    config = |c: &mut Config| {
-        c.delivery.retry_schedule = vec![0, 0, 0, 0, 0, 0];
-        c.delivery.breaker_failures = 2;
-        c.delivery.breaker_pause_seconds = 3600;
-    },
+    config = quick_breaker,
     |app: TestApp| async move {
         let (w, _) = push_world(&app, None).await;
         w.receiver.script([Reply::Status(500), Reply::Status(500)]);
         let case = submit(&app, &w).await;
         w.receiver.wait_for(2, WAIT).await;
-        let endpoint = format!("/v1/handlers/{}/endpoint", w.handler_id);
-        let paused = eventually(WAIT, || async {
-            let e = app.get(&endpoint, &app.admin).await.expect(200);
-            (e["state"] == "open").then_some(e)
-        })
-        .await;
+        let paused = until_paused(&app, &w).await;
         assert!(paused["paused_until"].is_string());
+        let endpoint = format!("/v1/handlers/{}/endpoint", w.handler_id);
         let metrics = app.call(reqwest::Method::GET, "/metrics", None, None).await;
         assert!(
             metrics
@@ -597,11 +606,7 @@ on_both_databases!(
 
 on_both_databases!(
     a_paused_endpoint_does_not_stop_the_case_clocks,
-    config = |c: &mut Config| {
-        c.delivery.retry_schedule = vec![0, 0, 0, 0, 0, 0];
-        c.delivery.breaker_failures = 2;
-        c.delivery.breaker_pause_seconds = 3600;
-    },
+    config = quick_breaker,
     |app: TestApp| async move {
         let (w, _) = push_world(&app, None).await;
         let case = submit(&app, &w).await;
@@ -613,12 +618,7 @@ on_both_databases!(
         // Another forward fails twice: the handler's endpoint is paused.
         w.receiver.answer_always(Reply::Status(500));
         submit(&app, &w).await;
-        let endpoint = format!("/v1/handlers/{}/endpoint", w.handler_id);
-        eventually(WAIT, || async {
-            let e = app.get(&endpoint, &app.admin).await.expect(200);
-            (e["state"] == "open").then_some(())
-        })
-        .await;
+        until_paused(&app, &w).await;
         assert!(app.set_clock(&due).await >= 1);
         let c = status_of(&app, &w.partner, &case).await;
         assert_eq!(
