@@ -236,7 +236,11 @@ pub async fn find_many<C: ConnectionTrait>(
     ids: Vec<String>,
 ) -> Result<Vec<complaint::Model>> {
     Ok(complaint::Entity::find()
-        .filter(complaint::Column::Id.is_in(ids))
+        .filter(super::bulk::one_of(
+            db.get_database_backend(),
+            complaint::Column::Id,
+            ids,
+        ))
         .all(db)
         .await?)
 }
@@ -613,27 +617,26 @@ async fn finish(
 }
 
 /// Writes planned case rows under their version checks, all or none: on
-/// PostgreSQL in one `UPDATE … FROM (VALUES …)` when they change the same
-/// columns, otherwise one by one. Fails with 409 when any case has moved.
+/// PostgreSQL in one `UPDATE … FROM` over the packed rows (see
+/// [`super::bulk`]) when they change the same columns, otherwise one by one.
+/// Fails with 409 when any case has moved.
 async fn update_versioned(db: &DatabaseTransaction, plans: &[Planned]) -> Result<()> {
-    use sea_orm::{ActiveModelTrait, DatabaseBackend, IdenStatic, Iterable, Statement};
-    let set_in = |p: &Planned| -> Vec<complaint::Column> {
-        complaint::Column::iter()
-            .filter(|c| matches!(p.model.get(*c), ActiveValue::Set(_)))
-            .collect()
-    };
-    let names = |columns: &[complaint::Column]| -> Vec<&'static str> {
-        columns.iter().map(|c| c.as_str()).collect()
-    };
-    let columns = match plans {
-        [first, _, ..] if db.get_database_backend() == DatabaseBackend::Postgres => {
-            let columns = set_in(first);
-            let same = |p: &Planned| names(&set_in(p)) == names(&columns);
-            plans.iter().all(same).then_some(columns)
+    use sea_orm::{DatabaseBackend, Statement};
+    let packed = match plans {
+        [_, _, ..] if db.get_database_backend() == DatabaseBackend::Postgres => {
+            let models: Vec<_> = plans
+                .iter()
+                .map(|p| {
+                    let mut model = p.model.clone();
+                    model.id = Set(p.id.clone());
+                    model
+                })
+                .collect();
+            super::bulk::as_json(&models, super::bulk::Only::Set)?
         }
         _ => None,
     };
-    let Some(columns) = columns else {
+    let Some(packed) = packed else {
         for p in plans {
             let updated = complaint::Entity::update_many()
                 .set(p.model.clone())
@@ -647,34 +650,26 @@ async fn update_versioned(db: &DatabaseTransaction, plans: &[Planned]) -> Result
         }
         return Ok(());
     };
-    let names: Vec<String> = names(&columns).iter().map(|c| format!("\"{c}\"")).collect();
-    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(plans.len() * (names.len() + 2));
-    let mut tuples = Vec::with_capacity(plans.len());
-    for p in plans {
-        let first = values.len() + 1;
-        values.push(p.id.clone().into());
-        values.push(p.version.into());
-        values.extend(columns.iter().filter_map(|c| p.model.get(*c).into_value()));
-        let slots: Vec<String> = (first..=values.len()).map(|n| format!("${n}")).collect();
-        tuples.push(format!("({})", slots.join(", ")));
-    }
+    let sets: Vec<String> = packed
+        .columns
+        .iter()
+        .filter(|c| **c != "id")
+        .map(|c| format!("{c} = v.{c}", c = super::bulk::quoted(c)))
+        .collect();
+    // The versions the changes were worked out from, in the same order.
+    let versions: Vec<i32> = plans.iter().map(|p| p.version).collect();
     let sql = format!(
-        "UPDATE complaints AS c SET {sets} FROM (VALUES {tuples}) \
-         AS v(\"_id\", \"_version\", {cols}) \
-         WHERE c.id = v.\"_id\" AND c.version = v.\"_version\"",
-        sets = names
-            .iter()
-            .map(|n| format!("{n} = v.{n}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        tuples = tuples.join(", "),
-        cols = names.join(", "),
+        "UPDATE complaints AS c SET {sets} \
+         FROM {rows}, unnest($2::int[]) WITH ORDINALITY AS w(version, n) \
+         WHERE w.n = v_n AND c.id = v.id AND c.version = w.version",
+        sets = sets.join(", "),
+        rows = super::bulk::rows_from("complaints", 1, "v"),
     );
     let done = db
         .execute_raw(Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
             sql,
-            values,
+            [packed.json.into(), versions.into()],
         ))
         .await?;
     if done.rows_affected() != plans.len() as u64 {

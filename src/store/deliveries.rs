@@ -35,13 +35,7 @@ pub async fn record_attempts<C: ConnectionTrait>(db: &C, attempts: Vec<Attempt<'
             ..Default::default()
         })
         .collect();
-    if rows.is_empty() {
-        return Ok(());
-    }
-    delivery_attempt::Entity::insert_many(rows)
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
+    super::bulk::insert(db, rows).await
 }
 
 /// Marks a batch of rows delivered in one statement.
@@ -64,7 +58,11 @@ pub async fn settle_delivered<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result
             Expr::value(Option::<String>::None),
         )
         .col_expr(outbox::Column::DeliveredAt, Expr::value(Some(Utc::now())))
-        .filter(outbox::Column::Id.is_in(ids.iter().copied()))
+        .filter(super::bulk::one_of(
+            db.get_database_backend(),
+            outbox::Column::Id,
+            ids.to_vec(),
+        ))
         .exec(db)
         .await?;
     Ok(())
@@ -76,7 +74,11 @@ pub async fn endpoints<C: ConnectionTrait>(
     targets: Vec<String>,
 ) -> Result<Vec<endpoint::Model>> {
     Ok(endpoint::Entity::find()
-        .filter(endpoint::Column::Target.is_in(targets))
+        .filter(super::bulk::one_of(
+            db.get_database_backend(),
+            endpoint::Column::Target,
+            targets,
+        ))
         .all(db)
         .await?)
 }

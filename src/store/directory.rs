@@ -270,7 +270,11 @@ pub async fn routing_handlers<C: ConnectionTrait>(
     use sea_orm::Condition;
     let merchant = Condition::all()
         .add(handler::Column::Kind.eq(HandlerKind::Merchant.as_str()))
-        .add(handler::Column::CreditCode.is_in(credit_codes));
+        .add(super::bulk::one_of(
+            db.get_database_backend(),
+            handler::Column::CreditCode,
+            credit_codes,
+        ));
     let rights_station = Condition::all()
         .add(handler::Column::Kind.eq(HandlerKind::RightsStation.as_str()))
         .add(handler::Column::Status.ne(HandlerStatus::Withdrawn.as_str()));

@@ -103,10 +103,7 @@ pub async fn insert_all<C: ConnectionTrait>(db: &C, rows: Vec<event::ActiveModel
     if rows.is_empty() {
         return Ok(());
     }
-    event::Entity::insert_many(rows)
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
+    super::bulk::insert(db, rows).await
 }
 
 /// Where the stored case files break, complaint by complaint in id order:

@@ -14,11 +14,11 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use entity::{complaint, event, outbox};
-use sea_orm::{DatabaseConnection, EntityTrait, TransactionTrait};
+use sea_orm::{DatabaseConnection, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
 
 use super::routing_reader::RoutingReader;
-use super::{directory, events, idempotency, outbox as queue};
+use super::{bulk, directory, events, idempotency, outbox as queue};
 use crate::error::{Error, Result};
 
 /// The most intakes written in one transaction (PostgreSQL allows 65,535
@@ -192,9 +192,8 @@ async fn write_all(
         .filter(|_| !outbox.is_empty())
         .and_then(|h| Some((h.rows.try_reserve_many(outbox.len()).ok()?, h.lease)));
     let txn = db.begin().await?;
-    complaint::Entity::insert_many(intakes.iter().map(|i| i.complaint.clone()))
-        .exec_without_returning(&txn)
-        .await?;
+    let cases = intakes.iter().map(|i| i.complaint.clone()).collect();
+    bulk::insert::<complaint::ActiveModel, _>(&txn, cases).await?;
     events::insert_all(
         &txn,
         intakes.iter().flat_map(|i| i.events.clone()).collect(),

@@ -1,6 +1,7 @@
 //! Queries and transactions over the `entity` crate. Nothing else touches sea-orm.
 
 pub mod audit;
+pub mod bulk;
 pub mod complaints;
 pub mod deadlines;
 pub mod deliveries;

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use entity::{complaint, handler, outbox, partner};
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait,
-    FromQueryResult, Statement, TryIntoModel,
+    ActiveValue::Set, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, FromQueryResult, Statement, TransactionTrait, TryIntoModel,
 };
 use serde_json::{Value, json};
 
@@ -119,10 +119,7 @@ pub async fn insert_all<C: ConnectionTrait>(db: &C, rows: Vec<outbox::ActiveMode
     if rows.is_empty() {
         return Ok(());
     }
-    outbox::Entity::insert_many(rows)
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
+    super::bulk::insert(db, rows).await
 }
 
 /// Writes outbox rows already leased until `until` to the caller, which
@@ -134,7 +131,7 @@ pub async fn insert_leased<C: ConnectionTrait>(
     rows: Vec<outbox::ActiveModel>,
     until: DateTime<Utc>,
 ) -> Result<Vec<outbox::Model>> {
-    use sea_orm::{ActiveValue, QueryTrait, sea_query::Query};
+    use sea_orm::ActiveValue;
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -143,12 +140,8 @@ pub async fn insert_leased<C: ConnectionTrait>(
     for row in &mut rows {
         row.locked_until = Set(Some(until));
     }
-    let mut insert = outbox::Entity::insert_many(rows.clone());
-    insert
-        .query()
-        .returning(Query::returning().columns([outbox::Column::Id, outbox::Column::WebhookId]));
-    let ids: HashMap<String, i64> = db
-        .query_all_raw(insert.build(db.get_database_backend()))
+    let returning = [outbox::Column::Id, outbox::Column::WebhookId];
+    let ids: HashMap<String, i64> = super::bulk::insert_returning(db, rows.clone(), &returning)
         .await?
         .into_iter()
         .map(|r| Ok((r.try_get("", "webhook_id")?, r.try_get("", "id")?)))
@@ -286,7 +279,30 @@ pub async fn rows_for<C: ConnectionTrait>(
 /// On PostgreSQL `FOR UPDATE SKIP LOCKED` lets several processes claim at once.
 /// Both scans run on the partial indexes over pending rows, so the query's
 /// plan does not depend on its parameters and is prepared once per connection.
-pub async fn claim<C: ConnectionTrait>(
+///
+/// On PostgreSQL the scans are kept to plain index scans: a delivered row
+/// leaves its entry in the pending index until the table is vacuumed, and only
+/// a plain index scan marks such entries dead as it passes them, so the next
+/// claim skips them without visiting the table. A bitmap scan (the planner's
+/// choice for a few pending rows) visits every one of them on every claim, a
+/// cost that grows with each row delivered since the last vacuum.
+pub async fn claim(
+    db: &DatabaseConnection,
+    lease: Duration,
+    limit: u64,
+) -> Result<Vec<outbox::Model>> {
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        return claim_in(db, lease, limit).await;
+    }
+    let txn = db.begin().await?;
+    txn.execute_unprepared("SET LOCAL enable_bitmapscan = off")
+        .await?;
+    let rows = claim_in(&txn, lease, limit).await?;
+    txn.commit().await?;
+    Ok(rows)
+}
+
+async fn claim_in<C: ConnectionTrait>(
     db: &C,
     lease: Duration,
     limit: u64,
