@@ -80,9 +80,12 @@ on_both_databases!(
                 event_row(&case, 105 - i, awkward.clone(), actor)
             })
             .collect();
-        bulk::insert(&db, written.iter().map(unsaved).collect())
-            .await
-            .expect("insert");
+        bulk::insert::<event::ActiveModel, _, _>(
+            &db,
+            &written.iter().map(unsaved).collect::<Vec<_>>(),
+        )
+        .await
+        .expect("insert");
         let read = events_of(&db, &case, 100).await;
         assert_eq!(read.len(), written.len());
         for (stored, given) in read.iter().zip(&written) {
@@ -106,9 +109,12 @@ on_both_databases!(
             event_row(&case, 200, json!({"a": 1}), None),
             event_row(&case, 201, Value::Null, None),
         ];
-        bulk::insert(&db, written.iter().map(unsaved).collect())
-            .await
-            .expect("insert");
+        bulk::insert::<event::ActiveModel, _, _>(
+            &db,
+            &written.iter().map(unsaved).collect::<Vec<_>>(),
+        )
+        .await
+        .expect("insert");
         let read = events_of(&db, &case, 200).await;
         let payloads: Vec<&Value> = read.iter().map(|e| &e.payload).collect();
         assert_eq!(payloads, [&json!({"a": 1}), &Value::Null]);
@@ -139,7 +145,7 @@ on_both_databases!(
             })
             .collect();
         let answered =
-            bulk::insert_returning(&db, rows, &[outbox::Column::Id, outbox::Column::WebhookId])
+            bulk::insert_returning(&db, &rows, &[outbox::Column::Id, outbox::Column::WebhookId])
                 .await
                 .expect("insert");
         let mut pairs: Vec<(i64, String)> = answered

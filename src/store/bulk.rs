@@ -10,15 +10,16 @@
 //! prepared once per connection, whatever the batch. SQLite, embedded and
 //! without a planner worth the saving, keeps the multi-row forms.
 
+use std::borrow::Borrow;
+
 use chrono::SecondsFormat;
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr, extension::postgres::PgFunc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ConnectionTrait, DatabaseBackend, EntityName, EntityTrait,
     IdenStatic, Iterable, QueryResult, Statement, Value,
 };
-use serde_json::{Map, Value as Json};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// `column` is one of `keys`: `= ANY($1)` on PostgreSQL, `IN (…)` elsewhere.
 pub fn one_of<C, V>(backend: DatabaseBackend, column: C, keys: Vec<V>) -> SimpleExpr
@@ -34,21 +35,36 @@ where
     }
 }
 
-/// Inserts `rows` in one statement.
-pub async fn insert<A, C>(db: &C, rows: Vec<A>) -> Result<()>
+/// `rows` packed, when they are going to PostgreSQL and can be.
+fn packed_for<A: ActiveModelTrait, R: Borrow<A>>(
+    backend: DatabaseBackend,
+    rows: &[R],
+) -> Option<Packed> {
+    (backend == DatabaseBackend::Postgres)
+        .then(|| as_json(rows, Only::Given))
+        .flatten()
+}
+
+fn owned<A: ActiveModelTrait, R: Borrow<A>>(rows: &[R]) -> impl Iterator<Item = A> {
+    rows.iter().map(|r| r.borrow().clone())
+}
+
+/// Inserts `rows` (models or references to them) in one statement.
+pub async fn insert<A, R, C>(db: &C, rows: &[R]) -> Result<()>
 where
     A: ActiveModelTrait + Send,
+    R: Borrow<A>,
     C: ConnectionTrait,
 {
     if rows.is_empty() {
         return Ok(());
     }
-    match as_json(&rows, Only::Given)? {
-        Some(packed) if db.get_database_backend() == DatabaseBackend::Postgres => {
+    match packed_for(db.get_database_backend(), rows) {
+        Some(packed) => {
             db.execute_raw(insert_statement::<A>(packed, "")).await?;
         }
-        _ => {
-            A::Entity::insert_many(rows)
+        None => {
+            A::Entity::insert_many(owned(rows))
                 .exec_without_returning(db)
                 .await?;
         }
@@ -58,13 +74,14 @@ where
 
 /// Inserts `rows` in one statement and answers `returning` of each inserted
 /// row (in no particular order).
-pub async fn insert_returning<A, C>(
+pub async fn insert_returning<A, R, C>(
     db: &C,
-    rows: Vec<A>,
+    rows: &[R],
     returning: &[<A::Entity as EntityTrait>::Column],
 ) -> Result<Vec<QueryResult>>
 where
     A: ActiveModelTrait + Send,
+    R: Borrow<A>,
     C: ConnectionTrait,
 {
     use sea_orm::{QueryTrait, sea_query::Query};
@@ -72,13 +89,13 @@ where
         return Ok(Vec::new());
     }
     let backend = db.get_database_backend();
-    let statement = match as_json(&rows, Only::Given)? {
-        Some(packed) if backend == DatabaseBackend::Postgres => {
+    let statement = match packed_for(backend, rows) {
+        Some(packed) => {
             let names: Vec<String> = returning.iter().map(|c| quoted(c.as_str())).collect();
             insert_statement::<A>(packed, &format!(" RETURNING {}", names.join(", ")))
         }
-        _ => {
-            let mut insert = A::Entity::insert_many(rows);
+        None => {
+            let mut insert = A::Entity::insert_many(owned(rows));
             insert
                 .query()
                 .returning(Query::returning().columns(returning.iter().copied()));
@@ -88,81 +105,95 @@ where
     Ok(db.query_all_raw(statement).await?)
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Only {
-    Set,
-    Given,
-}
-
 /// `rows` as one JSON array of objects keyed by column name, with the columns
-/// set in them (the same in every row). `None` when the rows cannot travel
-/// that way: they set different columns, or a JSON column holds `null`, which
-/// `json_populate_record` would store as SQL NULL.
+/// given in them (the same in every row).
 pub struct Packed {
     pub columns: Vec<&'static str>,
     pub json: String,
 }
 
-/// With `Only::Set`, unchanged values are left out (an update's packing);
-/// with `Only::Given`, set and unchanged are written alike, as `insert_many`
-/// writes them.
-pub fn as_json<A: ActiveModelTrait>(rows: &[A], only: Only) -> Result<Option<Packed>> {
+/// Which values of a row are packed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Only {
+    /// Set ones: an update's changes.
+    Set,
+    /// Set and unchanged alike, as `insert_many` writes them.
+    Given,
+}
+
+/// Packs `rows`; `None` when they cannot travel that way: they give different
+/// columns, a value has no JSON form here, or a JSON column holds `null`,
+/// which `json_populate_record` would store as SQL NULL.
+pub fn as_json<A: ActiveModelTrait, R: Borrow<A>>(rows: &[R], only: Only) -> Option<Packed> {
+    use std::io::Write;
     let value = |row: &A, column| match (row.get(column), only) {
         (ActiveValue::Set(v), _) | (ActiveValue::Unchanged(v), Only::Given) => Some(v),
         _ => None,
     };
-    let columns: Vec<&'static str> = <A::Entity as EntityTrait>::Column::iter()
-        .filter(|c| value(&rows[0], *c).is_some())
-        .map(|c| c.as_str())
+    let all: Vec<_> = <A::Entity as EntityTrait>::Column::iter().collect();
+    let given: Vec<bool> = all
+        .iter()
+        .map(|c| value(rows[0].borrow(), *c).is_some())
         .collect();
-    let mut objects = Vec::with_capacity(rows.len());
-    for row in rows {
-        let mut object = Map::with_capacity(columns.len());
-        for column in <A::Entity as EntityTrait>::Column::iter() {
-            match (value(row, column), columns.contains(&column.as_str())) {
-                (Some(v), true) => match json_of(v)? {
-                    Some(json) => {
-                        object.insert(column.as_str().to_string(), json);
-                    }
-                    None => return Ok(None),
-                },
+    let mut out: Vec<u8> = Vec::with_capacity(rows.len() * 512);
+    out.push(b'[');
+    for (n, row) in rows.iter().enumerate() {
+        out.extend_from_slice(if n == 0 { b"{" } else { b",{" });
+        let mut first = true;
+        for (column, given) in all.iter().zip(&given) {
+            match (value(row.borrow(), *column), given) {
+                (Some(v), true) => {
+                    let comma = if first { "" } else { "," };
+                    write!(out, "{comma}\"{}\":", column.as_str()).ok()?;
+                    write_json(&mut out, v)?;
+                    first = false;
+                }
                 (None, false) => {}
-                _ => return Ok(None),
+                _ => return None,
             }
         }
-        objects.push(Json::Object(object));
+        out.push(b'}');
     }
-    let json = serde_json::to_string(&objects).map_err(Error::internal)?;
-    Ok(Some(Packed { columns, json }))
+    out.push(b']');
+    let columns = all
+        .iter()
+        .zip(&given)
+        .filter(|(_, given)| **given)
+        .map(|(c, _)| c.as_str())
+        .collect();
+    Some(Packed {
+        columns,
+        json: String::from_utf8(out).ok()?,
+    })
 }
 
-/// A column value as `json_populate_record` reads it back; `None` for a JSON
-/// `null` (see [`as_json`]).
-fn json_of(value: Value) -> Result<Option<Json>> {
-    Ok(Some(match value {
-        Value::Bool(Some(b)) => Json::Bool(b),
-        Value::Int(Some(n)) => n.into(),
-        Value::BigInt(Some(n)) => n.into(),
-        Value::SmallInt(Some(n)) => n.into(),
-        Value::String(Some(s)) => Json::String(s),
-        Value::ChronoDateTimeUtc(Some(t)) => {
-            Json::String(t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
-        }
-        Value::Json(Some(j)) if Json::is_null(&j) => return Ok(None),
-        Value::Json(Some(j)) => *j,
+/// Writes a column value as `json_populate_record` reads it back; `None` for
+/// a value it would not (see [`as_json`]).
+fn write_json(out: &mut Vec<u8>, value: Value) -> Option<()> {
+    use std::io::Write;
+    match value {
+        Value::Bool(Some(b)) => write!(out, "{b}").ok(),
+        Value::SmallInt(Some(n)) => write!(out, "{n}").ok(),
+        Value::Int(Some(n)) => write!(out, "{n}").ok(),
+        Value::BigInt(Some(n)) => write!(out, "{n}").ok(),
+        Value::String(Some(s)) => serde_json::to_writer(out, &s).ok(),
+        Value::ChronoDateTimeUtc(Some(t)) => write!(
+            out,
+            "\"{}\"",
+            t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+        )
+        .ok(),
+        Value::Json(Some(j)) if serde_json::Value::is_null(&j) => None,
+        Value::Json(Some(j)) => serde_json::to_writer(out, &j).ok(),
         Value::Bool(None)
+        | Value::SmallInt(None)
         | Value::Int(None)
         | Value::BigInt(None)
-        | Value::SmallInt(None)
         | Value::String(None)
         | Value::ChronoDateTimeUtc(None)
-        | Value::Json(None) => Json::Null,
-        other => {
-            return Err(Error::internal(std::io::Error::other(format!(
-                "no JSON form for the column value {other:?}"
-            ))));
-        }
-    }))
+        | Value::Json(None) => write!(out, "null").ok(),
+        _ => None,
+    }
 }
 
 pub fn quoted(name: &str) -> String {

@@ -433,8 +433,8 @@ impl Deferred {
     }
 
     pub async fn write(self, txn: &DatabaseTransaction) -> Result<()> {
-        events::insert_all(txn, self.events).await?;
-        outbox::insert_all(txn, self.outbox).await
+        events::insert_all(txn, &self.events).await?;
+        outbox::insert_all(txn, &self.outbox).await
     }
 }
 
@@ -632,7 +632,7 @@ async fn update_versioned(db: &DatabaseTransaction, plans: &[Planned]) -> Result
                     model
                 })
                 .collect();
-            super::bulk::as_json(&models, super::bulk::Only::Set)?
+            super::bulk::as_json(&models, super::bulk::Only::Set)
         }
         _ => None,
     };

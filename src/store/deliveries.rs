@@ -35,7 +35,7 @@ pub async fn record_attempts<C: ConnectionTrait>(db: &C, attempts: Vec<Attempt<'
             ..Default::default()
         })
         .collect();
-    super::bulk::insert(db, rows).await
+    super::bulk::insert(db, &rows).await
 }
 
 /// Marks a batch of rows delivered in one statement.

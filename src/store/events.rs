@@ -99,11 +99,12 @@ pub fn chained(
 }
 
 /// Appends rows made by [`chained`] in one statement.
-pub async fn insert_all<C: ConnectionTrait>(db: &C, rows: Vec<event::ActiveModel>) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    super::bulk::insert(db, rows).await
+pub async fn insert_all<C, R>(db: &C, rows: &[R]) -> Result<()>
+where
+    C: ConnectionTrait,
+    R: std::borrow::Borrow<event::ActiveModel>,
+{
+    super::bulk::insert::<event::ActiveModel, _, _>(db, rows).await
 }
 
 /// Where the stored case files break, complaint by complaint in id order:

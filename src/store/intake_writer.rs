@@ -192,13 +192,10 @@ async fn write_all(
         .filter(|_| !outbox.is_empty())
         .and_then(|h| Some((h.rows.try_reserve_many(outbox.len()).ok()?, h.lease)));
     let txn = db.begin().await?;
-    let cases = intakes.iter().map(|i| i.complaint.clone()).collect();
-    bulk::insert::<complaint::ActiveModel, _>(&txn, cases).await?;
-    events::insert_all(
-        &txn,
-        intakes.iter().flat_map(|i| i.events.clone()).collect(),
-    )
-    .await?;
+    let cases: Vec<&complaint::ActiveModel> = intakes.iter().map(|i| &i.complaint).collect();
+    bulk::insert::<complaint::ActiveModel, _, _>(&txn, &cases).await?;
+    let events: Vec<&event::ActiveModel> = intakes.iter().flat_map(|i| &i.events).collect();
+    events::insert_all(&txn, &events).await?;
     let (leased, written) = match &permits {
         Some((_, lease)) => {
             let until = chrono::Utc::now() + *lease;
@@ -207,7 +204,7 @@ async fn write_all(
         }
         None if outbox.is_empty() => (Vec::new(), Written::HandedOff),
         None => {
-            queue::insert_all(&txn, outbox).await?;
+            queue::insert_all(&txn, &outbox).await?;
             (Vec::new(), Written::ForClaim)
         }
     };

@@ -115,10 +115,7 @@ fn row(
 
 /// Writes outbox rows (of one change or of many) in one statement; in order,
 /// so their ids keep each complaint's events in sequence.
-pub async fn insert_all<C: ConnectionTrait>(db: &C, rows: Vec<outbox::ActiveModel>) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
+pub async fn insert_all<C: ConnectionTrait>(db: &C, rows: &[outbox::ActiveModel]) -> Result<()> {
     super::bulk::insert(db, rows).await
 }
 
@@ -141,7 +138,7 @@ pub async fn insert_leased<C: ConnectionTrait>(
         row.locked_until = Set(Some(until));
     }
     let returning = [outbox::Column::Id, outbox::Column::WebhookId];
-    let ids: HashMap<String, i64> = super::bulk::insert_returning(db, rows.clone(), &returning)
+    let ids: HashMap<String, i64> = super::bulk::insert_returning(db, &rows, &returning)
         .await?
         .into_iter()
         .map(|r| Ok((r.try_get("", "webhook_id")?, r.try_get("", "id")?)))
