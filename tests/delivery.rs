@@ -584,13 +584,10 @@ on_both_databases!(
         assert!(paused["paused_until"].is_string());
         let endpoint = format!("/v1/handlers/{}/endpoint", w.handler_id);
         let metrics = app.call(reqwest::Method::GET, "/metrics", None, None).await;
-        assert!(
-            metrics
-                .body
-                .as_str()
-                .unwrap()
-                .contains("odr_endpoints_paused 1")
-        );
+        let text = metrics.body.as_str().unwrap();
+        assert!(text.contains("odr_endpoints_paused 1"), "{text}");
+        // The forward waits in the outbox, counted in its depth.
+        assert!(text.contains("odr_outbox_pending 1"), "{text}");
         // Paused: the case still sits routed and the receiver hears nothing more.
         assert_eq!(status_of(&app, &w.partner, &case).await["status"], "routed");
         assert_eq!(w.receiver.received().len(), 2);
