@@ -5,7 +5,7 @@
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
-use common::{TestApp, id, intake, world};
+use common::{TestApp, id, world};
 use entity::{event, outbox};
 use odr_gateway::store::{bulk, complaints};
 use sea_orm::{
@@ -14,16 +14,19 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 
-async fn a_complaint(app: &TestApp) -> (DatabaseConnection, String) {
+/// `n` complaints, and a connection of the test's own to their database.
+async fn complaints_in(app: &TestApp, n: usize) -> (DatabaseConnection, Vec<String>) {
     let w = world(app).await;
-    let case = app
-        .post("/v1/complaints", &w.partner, intake(&w.merchant_code))
-        .await
-        .expect(201);
+    let ids = common::submitted(app, &w, n).await.iter().map(id).collect();
     let db = odr_gateway::store::connect(&app.database_url)
         .await
         .expect("connect");
-    (db, id(&case))
+    (db, ids)
+}
+
+async fn a_complaint(app: &TestApp) -> (DatabaseConnection, String) {
+    let (db, mut ids) = complaints_in(app, 1).await;
+    (db, ids.remove(0))
 }
 
 /// A time with microseconds, as the databases store it.
@@ -179,18 +182,7 @@ on_both_databases!(
 on_both_databases!(
     a_key_list_selects_exactly_its_keys,
     |app: TestApp| async move {
-        let w = world(&app).await;
-        let mut ids = Vec::new();
-        for _ in 0..3 {
-            let case = app
-                .post("/v1/complaints", &w.partner, intake(&w.merchant_code))
-                .await
-                .expect(201);
-            ids.push(id(&case));
-        }
-        let db = odr_gateway::store::connect(&app.database_url)
-            .await
-            .expect("connect");
+        let (db, ids) = complaints_in(&app, 3).await;
         let asked = vec![ids[2].clone(), "no-such-case".into(), ids[0].clone()];
         let mut found: Vec<String> = complaints::find_many(&db, asked)
             .await

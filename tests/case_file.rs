@@ -103,15 +103,9 @@ on_both_databases!(
         use sea_orm::{ActiveValue::Set, TransactionTrait};
 
         let w = world(&app).await;
-        let mut ids = Vec::new();
-        for _ in 0..3 {
-            let case = app
-                .post("/v1/complaints", &w.partner, intake(&w.merchant_code))
-                .await
-                .expect(201);
-            assert_eq!(case["status"], "routed");
-            ids.push(id(&case));
-        }
+        let cases = common::submitted(&app, &w, 3).await;
+        assert!(cases.iter().all(|case| case["status"] == "routed"));
+        let ids: Vec<String> = cases.iter().map(id).collect();
         let db = odr_gateway::store::connect(&app.database_url)
             .await
             .expect("connect");

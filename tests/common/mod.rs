@@ -493,6 +493,19 @@ pub fn id(v: &Value) -> String {
     v["id"].as_str().expect("id").to_string()
 }
 
+/// `n` complaints of `w.partner` for the pull merchant, as intake answered them.
+pub async fn submitted(app: &TestApp, w: &World, n: usize) -> Vec<Value> {
+    let mut cases = Vec::with_capacity(n);
+    for _ in 0..n {
+        let case = app
+            .post("/v1/complaints", &w.partner, intake(&w.merchant_code))
+            .await
+            .expect(201);
+        cases.push(case);
+    }
+    cases
+}
+
 /// A complaint of `w.partner` for the pull merchant, delivered by its first read.
 pub async fn delivered(app: &TestApp, w: &World) -> String {
     let case = app
