@@ -12,7 +12,7 @@
 
 use std::borrow::Borrow;
 
-use chrono::SecondsFormat;
+use chrono::{SecondsFormat, SubsecRound};
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr, extension::postgres::PgFunc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ConnectionTrait, DatabaseBackend, EntityName, EntityTrait,
@@ -177,12 +177,14 @@ fn write_json(out: &mut Vec<u8>, value: Value) -> Option<()> {
         Value::Int(Some(n)) => write!(out, "{n}").ok(),
         Value::BigInt(Some(n)) => write!(out, "{n}").ok(),
         Value::String(Some(s)) => serde_json::to_writer(out, &s).ok(),
-        Value::ChronoDateTimeUtc(Some(t)) => write!(
-            out,
-            "\"{}\"",
-            t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
-        )
-        .ok(),
+        // To the microsecond, cut rather than rounded, as a bound parameter
+        // is stored (and as `case_file::stored_time` reads it back).
+        Value::ChronoDateTimeUtc(Some(t)) => {
+            let t = t
+                .trunc_subsecs(6)
+                .to_rfc3339_opts(SecondsFormat::Micros, true);
+            write!(out, "\"{t}\"").ok()
+        }
         Value::Json(Some(j)) if serde_json::Value::is_null(&j) => None,
         Value::Json(Some(j)) => serde_json::to_writer(out, &j).ok(),
         Value::Bool(None)
