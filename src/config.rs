@@ -58,7 +58,8 @@ pub struct DeliveryConfig {
     #[serde(deserialize_with = "seconds_list")]
     pub retry_schedule: Vec<u64>,
     pub allow_private_targets: bool,
-    /// Delivery workers (tokio tasks) in each gateway process.
+    /// Delivery workers in each gateway process: batches delivered at once
+    /// from claims, and as many tasks delivering the forwards intakes hand off.
     pub workers: usize,
     /// Rows one worker claims at a time.
     pub batch_size: u64,

@@ -189,15 +189,16 @@ impl Deliverer {
         }
     }
 
-    /// Starts the configured number of workers twice over: claimers, which
-    /// take due rows from the database, and hand-off workers, which deliver
-    /// the rows this process's commits leased to them through `handed`.
+    /// Starts the process's one claimer, which takes due rows from the
+    /// database and delivers up to `workers` batches of them at once, and
+    /// `workers` hand-off workers, which deliver the rows this process's
+    /// commits leased to them through `handed`.
     pub fn spawn(self: &Arc<Self>, handed: mpsc::Receiver<outbox::Model>) -> Vec<JoinHandle<()>> {
         let handed = Arc::new(tokio::sync::Mutex::new(handed));
-        let mut tasks = Vec::with_capacity(self.config.workers * 2);
-        for n in 0..self.config.workers {
-            let me = Arc::clone(self);
-            tasks.push(tokio::spawn(async move { me.run(n).await }));
+        let mut tasks = Vec::with_capacity(self.config.workers + 1);
+        let me = Arc::clone(self);
+        tasks.push(tokio::spawn(async move { me.claim_and_deliver().await }));
+        for _ in 0..self.config.workers {
             let me = Arc::clone(self);
             let handed = handed.clone();
             tasks.push(tokio::spawn(async move { me.run_handed(handed).await }));
@@ -245,36 +246,42 @@ impl Deliverer {
             .is_some_and(|by| by > Utc::now())
     }
 
-    /// Claims and delivers batches. A worker that finds a full batch wakes
-    /// another to claim the next; one that finds less waits to be woken by a
-    /// commit in this process, or polls. Worker 0 polls every
-    /// `poll_interval_ms`; the others, woken when there is more, poll as many
-    /// times less often as there are workers, so an idle gateway asks the
-    /// database about twice per interval whatever its worker count.
-    async fn run(&self, n: usize) {
+    /// The claimer: one per process (on SQLite, with its one connection, the
+    /// only one; processes sharing PostgreSQL claim side by side, `SKIP
+    /// LOCKED`). It claims a batch whenever fewer than `workers` claimed
+    /// batches are out, and delivers each in a task of its own. After a full
+    /// batch it claims again at once; otherwise it waits to be woken by a
+    /// commit in this process that left rows for a claim, or for
+    /// `poll_interval_ms` (rows of other processes, retries coming due).
+    async fn claim_and_deliver(self: Arc<Self>) {
         let lease = Duration::seconds(self.config.lease_seconds as i64);
-        let interval = StdDuration::from_millis(self.config.poll_interval_ms);
-        let poll = match n {
-            0 => interval,
-            _ => interval * self.config.workers as u32,
-        };
+        let poll = StdDuration::from_millis(self.config.poll_interval_ms);
+        let out = Arc::new(tokio::sync::Semaphore::new(self.config.workers));
         loop {
+            let Ok(permit) = out.clone().acquire_owned().await else {
+                return;
+            };
             match queue::claim(&self.db, lease, self.config.batch_size).await {
                 Ok(rows) if !rows.is_empty() => {
                     let full = rows.len() as u64 == self.config.batch_size;
-                    if full {
-                        self.ready.wake();
-                    }
-                    // On an error the leases expire and the rows are tried again.
-                    if let Err(err) = self.deliver_batch(rows).await {
-                        tracing::warn!(error = %err, "delivery bookkeeping failed");
-                    }
+                    let me = Arc::clone(&self);
+                    tokio::spawn(async move {
+                        // On an error the leases expire and the rows are tried again.
+                        if let Err(err) = me.deliver_batch(rows).await {
+                            tracing::warn!(error = %err, "delivery bookkeeping failed");
+                        }
+                        drop(permit);
+                    });
                     if !full {
                         self.ready.wait(poll).await;
                     }
                 }
-                Ok(_) => self.ready.wait(poll).await,
+                Ok(_) => {
+                    drop(permit);
+                    self.ready.wait(poll).await;
+                }
                 Err(err) => {
+                    drop(permit);
                     tracing::warn!(error = %err, "claiming outbox rows failed");
                     tokio::time::sleep(StdDuration::from_secs(1)).await;
                 }
