@@ -35,20 +35,6 @@ where
     }
 }
 
-/// `rows` packed, when they are going to PostgreSQL and can be.
-fn packed_for<A: ActiveModelTrait, R: Borrow<A>>(
-    backend: DatabaseBackend,
-    rows: &[R],
-) -> Option<Packed> {
-    (backend == DatabaseBackend::Postgres)
-        .then(|| as_json(rows, Only::Given))
-        .flatten()
-}
-
-fn owned<A: ActiveModelTrait, R: Borrow<A>>(rows: &[R]) -> impl Iterator<Item = A> {
-    rows.iter().map(|r| r.borrow().clone())
-}
-
 /// Inserts `rows` (models or references to them) in one statement.
 pub async fn insert<A, R, C>(db: &C, rows: &[R]) -> Result<()>
 where
@@ -56,18 +42,13 @@ where
     R: Borrow<A>,
     C: ConnectionTrait,
 {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    match packed_for(db.get_database_backend(), rows) {
-        Some(packed) => {
-            db.execute_raw(insert_statement::<A>(packed, "")).await?;
-        }
-        None => {
-            A::Entity::insert_many(owned(rows))
-                .exec_without_returning(db)
-                .await?;
-        }
+    if !rows.is_empty() {
+        db.execute_raw(insert_statement::<A, R>(
+            db.get_database_backend(),
+            rows,
+            &[],
+        ))
+        .await?;
     }
     Ok(())
 }
@@ -84,25 +65,56 @@ where
     R: Borrow<A>,
     C: ConnectionTrait,
 {
-    use sea_orm::{QueryTrait, sea_query::Query};
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let backend = db.get_database_backend();
-    let statement = match packed_for(backend, rows) {
-        Some(packed) => {
-            let names: Vec<String> = returning.iter().map(|c| quoted(c.as_str())).collect();
-            insert_statement::<A>(packed, &format!(" RETURNING {}", names.join(", ")))
-        }
-        None => {
-            let mut insert = A::Entity::insert_many(owned(rows));
+    let statement = insert_statement::<A, R>(db.get_database_backend(), rows, returning);
+    Ok(db.query_all_raw(statement).await?)
+}
+
+/// The insert of `rows` (not empty): packed on PostgreSQL when they can be,
+/// else a multi-row `VALUES` list.
+fn insert_statement<A: ActiveModelTrait, R: Borrow<A>>(
+    backend: DatabaseBackend,
+    rows: &[R],
+    returning: &[<A::Entity as EntityTrait>::Column],
+) -> Statement {
+    use sea_orm::{QueryTrait, sea_query::Query};
+    let packed = (backend == DatabaseBackend::Postgres)
+        .then(|| as_json(rows, Only::Given))
+        .flatten();
+    let Some(packed) = packed else {
+        let mut insert = A::Entity::insert_many(rows.iter().map(|r| r.borrow().clone()));
+        if !returning.is_empty() {
             insert
                 .query()
                 .returning(Query::returning().columns(returning.iter().copied()));
-            insert.build(backend)
+        }
+        return insert.build(backend);
+    };
+    let table = A::Entity::default().table_name().to_string();
+    let columns: Vec<String> = packed.columns.iter().map(|c| quoted(c)).collect();
+    let picked: Vec<String> = columns.iter().map(|c| format!("r.{c}")).collect();
+    let tail = match returning {
+        [] => String::new(),
+        _ => {
+            let names: Vec<String> = returning.iter().map(|c| quoted(c.as_str())).collect();
+            format!(" RETURNING {}", names.join(", "))
         }
     };
-    Ok(db.query_all_raw(statement).await?)
+    // Rows are inserted in the order given, so identity columns follow it.
+    let sql = format!(
+        "INSERT INTO {t} ({cols}) SELECT {picked} FROM {from} ORDER BY r_n{tail}",
+        t = quoted(&table),
+        cols = columns.join(", "),
+        picked = picked.join(", "),
+        from = rows_from(&table, 1, "r"),
+    );
+    Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        sql,
+        [Value::String(Some(packed.json))],
+    )
 }
 
 /// `rows` as one JSON array of objects keyed by column name, with the columns
@@ -210,24 +222,5 @@ pub fn rows_from(table: &str, n: usize, alias: &str) -> String {
         "json_array_elements(${n}::json) WITH ORDINALITY AS {alias}_e({alias}_json, {alias}_n), \
          LATERAL json_populate_record(NULL::{table}, {alias}_json) AS {alias}",
         table = quoted(table),
-    )
-}
-
-fn insert_statement<A: ActiveModelTrait>(packed: Packed, tail: &str) -> Statement {
-    let table = A::Entity::default().table_name().to_string();
-    let columns: Vec<String> = packed.columns.iter().map(|c| quoted(c)).collect();
-    let picked: Vec<String> = columns.iter().map(|c| format!("r.{c}")).collect();
-    // Rows are inserted in the order given, so identity columns follow it.
-    let sql = format!(
-        "INSERT INTO {t} ({cols}) SELECT {picked} FROM {from} ORDER BY r_n{tail}",
-        t = quoted(&table),
-        cols = columns.join(", "),
-        picked = picked.join(", "),
-        from = rows_from(&table, 1, "r"),
-    );
-    Statement::from_sql_and_values(
-        DatabaseBackend::Postgres,
-        sql,
-        [Value::String(Some(packed.json))],
     )
 }
