@@ -5,12 +5,15 @@ fn date(s: &str) -> NaiveDate {
     s.parse().expect("test date")
 }
 
+/// The contract's calendar data (`../shared/calendar.md`), copied into the
+/// repository so a clone on its own tests against it. `.ci/run` warns when the
+/// copy and the contract differ (a new year's notice added there).
+const CALENDAR_MD: &str = include_str!("calendar.md");
+
 /// The days off and make-up days of one year as `calendar.md` states them,
 /// read from its tables with their own notation ("01-28 … 02-04", "01-26 (Sun)").
 fn from_markdown(year: i32) -> (BTreeSet<NaiveDate>, BTreeSet<NaiveDate>) {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/calendar.md");
-    let text = std::fs::read_to_string(path).expect("../shared/calendar.md is beside the project");
-    let section = text
+    let section = CALENDAR_MD
         .split("\n## ")
         .find(|s| s.starts_with(&year.to_string()))
         .expect("a section for the year");
