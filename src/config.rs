@@ -50,6 +50,15 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub delivery: DeliveryConfig,
     pub deadlines: DeadlineConfig,
+    pub followups: FollowupConfig,
+}
+
+/// The monthly follow-up sample (SPEC §8).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FollowupConfig {
+    /// Share of the complaints that ended in a month drawn for a follow-up
+    /// visit, per station tree (0.3 = 30 %).
+    pub share: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -151,6 +160,7 @@ impl Default for Config {
                 scan_interval_seconds: 5,
                 batch_size: 100,
             },
+            followups: FollowupConfig { share: 0.3 },
         }
     }
 }
@@ -313,6 +323,9 @@ impl Config {
                     "must be between 1 and 365",
                 );
             }
+        }
+        if !(self.followups.share > 0.0 && self.followups.share <= 1.0) {
+            return bad("followups.share", "must be more than 0 and at most 1");
         }
         self.deadline_policy()?;
         Ok(())
@@ -515,6 +528,14 @@ mod tests {
             jail.set_env("ODR_JWT_SECRET", "short");
             let err = Config::load(None).unwrap_err().to_string();
             assert!(err.contains("jwt_secret"), "{err}");
+            jail.clear_env();
+            for share in ["0", "1.5", "-0.1"] {
+                jail.set_env("ODR_FOLLOWUPS__SHARE", share);
+                let err = Config::load(None).unwrap_err().to_string();
+                assert!(err.contains("followups.share"), "{share}: {err}");
+            }
+            jail.set_env("ODR_FOLLOWUPS__SHARE", "0.5");
+            assert_eq!(Config::load(None).expect("loads").followups.share, 0.5);
             Ok(())
         });
     }
@@ -588,6 +609,7 @@ mod tests {
                 .map(|r| r.name.as_str())
                 .collect();
             assert_eq!(names, ["samr-2019", "samr-2026"]);
+            assert_eq!(config.followups.share, 0.3);
             Ok(())
         });
     }

@@ -3,12 +3,13 @@
 //! process sharing a database reports the same queue.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 use sea_orm::DatabaseConnection;
 
 use crate::store::deadlines as due_cases;
-use crate::store::deliveries;
+use crate::store::{deliveries, followups};
 
 pub struct Metrics {
     registry: Registry,
@@ -21,6 +22,7 @@ pub struct Metrics {
     endpoints_paused: IntGauge,
     queue_open: IntGauge,
     queue_overdue: IntGauge,
+    followups_pending: IntGaugeVec,
 }
 
 impl Metrics {
@@ -73,6 +75,14 @@ impl Metrics {
             "odr_queue_overdue_cases",
             "Open station cases with a missed station deadline (超期)",
         )?;
+        let followups_pending = IntGaugeVec::new(
+            Opts::new(
+                "odr_followups_pending",
+                "Follow-up visits (回访) drawn and not answered yet, by station",
+            ),
+            &["station"],
+        )?;
+        registry.register(Box::new(followups_pending.clone()))?;
         registry.register(Box::new(queue_open.clone()))?;
         registry.register(Box::new(queue_overdue.clone()))?;
         registry.register(Box::new(deliveries.clone()))?;
@@ -93,6 +103,7 @@ impl Metrics {
             endpoints_paused,
             queue_open,
             queue_overdue,
+            followups_pending,
         })
     }
 
@@ -106,6 +117,13 @@ impl Metrics {
         let queue = due_cases::queue_gauges(db).await?;
         self.queue_open.set(queue.open);
         self.queue_overdue.set(queue.overdue);
+        // Stations whose last pending follow-up was answered drop out.
+        self.followups_pending.reset();
+        for (station, pending) in followups::pending_by_station(db).await? {
+            self.followups_pending
+                .with_label_values(&[station.as_str()])
+                .set(pending);
+        }
         let mut out = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut out)

@@ -166,6 +166,26 @@ on_both_databases!(
                 .expect("an outbox event")
                 .to_string()
         };
+        // f: the follow-up of a complaint QJ-DC closed in March, drawn when
+        // the clock passes into April.
+        let c3 = id(&app
+            .post("/v1/complaints", &w.partner, intake(&w.unenrolled_code))
+            .await
+            .expect(201));
+        for (step, body) in [
+            ("claim", json!({})),
+            ("decision", json!({"accept": false, "grounds": "重复投诉"})),
+        ] {
+            app.post(&format!("/v1/queue/{c3}/{step}"), &w.dc_staff, body)
+                .await
+                .expect(200);
+        }
+        let f = {
+            // ceil(30 % of 1): the one closed complaint is drawn.
+            app.set_clock("2026-04-01T09:00:00+08:00").await;
+            let list = app.get("/v1/followups", &w.dc_staff).await.expect(200);
+            id(&list["items"][0])
+        };
 
         let routes: Vec<(Method, String, Rule)> = vec![
             (Method::POST, "/v1/stations".into(), ADMIN),
@@ -281,6 +301,10 @@ on_both_databases!(
                 format!("/v1/complaints/{c1}/withdraw"),
                 OWN_PARTNER,
             ),
+            (Method::GET, "/v1/reports/monthly".into(), ADMIN_AND_STAFF),
+            (Method::GET, "/v1/followups".into(), STAFF),
+            (Method::GET, format!("/v1/followups/{f}"), STATION),
+            (Method::POST, format!("/v1/followups/{f}"), STATION),
             (Method::DELETE, format!("/v1/partners/{spare}"), ADMIN),
         ];
         // The matrix covers exactly the routes the server mounts that take a
@@ -302,6 +326,7 @@ on_both_databases!(
             (spare.as_str(), "{id}"),
             (handler_a.as_str(), "{id}"),
             (webhook.as_str(), "{webhook_id}"),
+            (f.as_str(), "{id}"),
         ];
         let called: BTreeSet<(String, String)> = routes
             .iter()

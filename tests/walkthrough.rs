@@ -73,7 +73,7 @@ fn the_readme_walkthrough_runs_as_written() {
         require(tool);
     }
     let blocks = walkthrough_blocks();
-    assert_eq!(blocks.len(), 3, "the walk-through's sh blocks");
+    assert_eq!(blocks.len(), 4, "the walk-through's sh blocks");
     let tmp = tempfile::tempdir().unwrap();
     let (bin, work) = (tmp.path().join("bin"), tmp.path().join("work"));
     std::fs::create_dir_all(&bin).unwrap();
@@ -159,6 +159,21 @@ fn the_readme_walkthrough_runs_as_written() {
         "{out}"
     );
     assert!(out.contains("\"ack_by\": \"missed\""), "{out}");
+    // September's report, its CSV file, and the follow-up drawn by the clock move.
+    assert!(out.contains("\"followups_drawn\": 1"), "{out}");
+    assert!(
+        out.contains(r#"{"code":"QJ-DC","received":1,"accepted":1,"closing_feedback":1,"completed":1,"completion_rate":100"#),
+        "{out}"
+    );
+    let csv = std::fs::read(work.join("12315-QJ-2026-09.csv")).expect("the CSV file saved");
+    assert!(csv.starts_with(b"\xEF\xBB\xBF"), "UTF-8 with BOM");
+    let csv = String::from_utf8(csv).expect("UTF-8");
+    assert!(
+        csv.contains("单位,接收量,受理量,不受理量,初查反馈量,结案反馈量,办结量,办结率"),
+        "{csv}"
+    );
+    assert!(csv.contains("东城市场监管所,1,1,0,1,1,1,100.00%"), "{csv}");
+    assert!(out.contains("\"satisfaction\": \"satisfied\""), "{out}");
     // Its SQLite file is in the walk-through's own directory.
     assert!(work.join("walkthrough.db").exists());
 }

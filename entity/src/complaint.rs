@@ -48,6 +48,28 @@ pub struct Model {
     pub station_overdue: bool,
     /// Some open deadline was counted on a year whose holidays are not known.
     pub deadlines_provisional: bool,
+    // Facts the monthly report counts (SPEC §8), kept as the case moves.
+    /// Received on a later Beijing calendar day than dispatched (当日接收延迟).
+    pub receive_delayed: bool,
+    /// Acknowledged before its deadline (true), or the deadline passed first (false).
+    pub ack_on_time: Option<bool>,
+    /// When the handler's settlement was reached (cleared if the consumer objects).
+    pub settled_at: Option<DateTimeUtc>,
+    pub settled_cents: Option<i64>,
+    /// Working time from receipt to settlement, in seconds.
+    pub settle_working_seconds: Option<i64>,
+    /// The station's decision: `accepted` or `not_accepted` (cleared on reopening).
+    pub decision: Option<String>,
+    pub decision_on_time: Option<bool>,
+    /// When the station closed the case (also by not accepting it).
+    pub closed_at: Option<DateTimeUtc>,
+    pub close_result: Option<String>,
+    pub closed_cents: Option<i64>,
+    /// Completed within its deadline (decision clock when not accepted, else mediation clock).
+    pub completed_on_time: Option<bool>,
+    pub decision_overdue: bool,
+    pub feedback_overdue: bool,
+    pub closing_overdue: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

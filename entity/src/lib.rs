@@ -7,6 +7,7 @@ pub mod delivery_attempt;
 pub mod endpoint;
 pub mod event;
 pub mod extension;
+pub mod followup;
 pub mod handler;
 pub mod idempotency_key;
 pub mod outbox;

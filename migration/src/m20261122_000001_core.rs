@@ -167,14 +167,7 @@ fn ts_null<T: IntoIden>(col: T) -> ColumnDef {
 }
 
 fn index(name: &str, cols: &[Complaints]) -> IndexCreateStatement {
-    let mut stmt = Index::create()
-        .name(name)
-        .table(Complaints::Table)
-        .to_owned();
-    for col in cols {
-        stmt.col(*col);
-    }
-    stmt
+    crate::index_on(name, Complaints::Table, cols)
 }
 
 #[async_trait::async_trait]

@@ -518,9 +518,17 @@ async fn move_clock(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<H
                 &state.metrics,
             )
             .await?;
+            // And the follow-up sample of a month the clock has passed.
+            let followups = crate::jobs::followups::draw_due(
+                &state.db,
+                state.now(),
+                state.config.followups.share,
+            )
+            .await?;
             Ok(HttpResponse::Ok().json(json!({
                 "now": views::time(&now),
                 "deadline_actions": actions,
+                "followups_drawn": followups,
             })))
         }
         Some(Err(current)) => Err(Error::field(

@@ -7,6 +7,7 @@ mod complaints;
 mod deliveries;
 mod extensions;
 mod extract;
+mod followups;
 pub mod guard;
 mod inbox;
 mod input;
@@ -14,6 +15,7 @@ mod ops;
 mod partners;
 mod queue;
 pub mod ratelimit;
+mod reports;
 
 use std::collections::BTreeMap;
 
@@ -72,6 +74,8 @@ pub fn routes() -> Vec<Route> {
     all.extend(queue::routes());
     all.extend(deliveries::routes());
     all.extend(extensions::routes());
+    all.extend(reports::routes());
+    all.extend(followups::routes());
     all
 }
 

@@ -108,6 +108,7 @@ string_enum!(
         AckOverdue => "ack_overdue",
         ResolveOverdue => "resolve_overdue",
         ConsumerRequested => "consumer_requested",
+        ConsumerDissatisfied => "consumer_dissatisfied",
     }
 );
 
@@ -147,7 +148,10 @@ pub enum Action {
     NotAccept,
     InitialFeedback,
     Close,
+    /// A dissatisfied follow-up sends a closed or settled case back to the station.
     Reopen,
+    /// A follow-up answer that reopens nothing, recorded in the case file.
+    RecordFollowup,
     /// Staff grant or refuse the handler's extension request.
     ApproveExtension,
     RejectExtension,
@@ -189,6 +193,7 @@ impl Action {
             Action::InitialFeedback => "feedback",
             Action::Close => "close",
             Action::Reopen => "reopen",
+            Action::RecordFollowup => "followup",
             Action::ApproveExtension => "approve_extension",
             Action::RejectExtension => "reject_extension",
             Action::WarnDeadline => "deadline_warning",
@@ -207,6 +212,7 @@ impl Action {
                 | Action::MarkOverdue
                 | Action::FinalizeSettlement
                 | Action::RecomputeDeadlines
+                | Action::RecordFollowup
         )
     }
 
@@ -218,6 +224,7 @@ impl Action {
             Action::ConsumerObject => Some(EscalationReason::ConsumerRejected),
             Action::ConsumerEscalate => Some(EscalationReason::ConsumerRequested),
             Action::Escalate(reason) => Some(reason),
+            Action::Reopen => Some(EscalationReason::ConsumerDissatisfied),
             _ => None,
         }
     }
@@ -248,6 +255,7 @@ impl Action {
             Action::InitialFeedback,
             Action::Close,
             Action::Reopen,
+            Action::RecordFollowup,
             Action::ApproveExtension,
             Action::RejectExtension,
             Action::WarnDeadline,
@@ -387,7 +395,7 @@ fn table(at: Position, action: Action) -> Option<Status> {
             Some(from)
         }
         (S::Settled, A::FinalizeSettlement) => Some(S::Settled),
-        (_, A::RecomputeDeadlines) => Some(from),
+        (_, A::RecomputeDeadlines | A::RecordFollowup) => Some(from),
         (S::Closed | S::Withdrawn, A::Withdraw) => None,
         (_, A::Withdraw) if open_settlement => Some(S::Withdrawn),
         _ => None,
@@ -480,6 +488,7 @@ mod tests {
         rows.push((S::Settled, A::FinalizeSettlement, S::Settled));
         for from in S::ALL {
             rows.push((*from, A::RecomputeDeadlines, *from));
+            rows.push((*from, A::RecordFollowup, *from));
         }
         for from in [S::Delivered, S::Acknowledged, S::Negotiating] {
             rows.push((from, A::WarnDeadline, from));
@@ -631,6 +640,7 @@ mod tests {
                 R::NegotiationFailed,
                 R::ConsumerRejected,
                 R::ConsumerRequested,
+                R::ConsumerDissatisfied,
             ] {
                 assert!(next(*from, A::Escalate(reason)).is_err());
             }
@@ -653,6 +663,7 @@ mod tests {
             A::Escalate(R::AckOverdue).escalation_reason(),
             Some(R::AckOverdue)
         );
+        assert_eq!(A::Reopen.escalation_reason(), Some(R::ConsumerDissatisfied));
         assert_eq!(A::Acknowledge.escalation_reason(), None);
     }
 

@@ -6,5 +6,6 @@ pub mod credit_code;
 pub mod deadlines;
 pub mod lifecycle;
 pub mod phone;
+pub mod report;
 pub mod routing;
 pub mod vocabulary;

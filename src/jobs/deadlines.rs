@@ -25,6 +25,7 @@ pub struct DeadlineJob {
     turn: Arc<tokio::sync::Mutex<()>>,
     policy: Arc<Policy>,
     config: DeadlineConfig,
+    followup_share: f64,
     metrics: Arc<Metrics>,
 }
 
@@ -79,6 +80,7 @@ impl DeadlineJob {
             turn: state.deadline_pass.clone(),
             policy: state.policy.clone(),
             config: state.config.deadlines.clone(),
+            followup_share: state.config.followups.share,
             metrics: state.metrics.clone(),
         })
     }
@@ -115,6 +117,8 @@ impl DeadlineJob {
         if acted > 0 {
             tracing::info!(actions = acted, "deadline actions taken");
         }
+        // After the deadlines, so a month's last closures are in its sample.
+        super::followups::draw_due(&self.db, self.now(), self.followup_share).await?;
         Ok(())
     }
 

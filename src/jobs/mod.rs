@@ -1,3 +1,4 @@
 //! Background jobs beside the HTTP server (the delivery workers live in `delivery/`).
 
 pub mod deadlines;
+pub mod followups;

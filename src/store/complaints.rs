@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::deadlines::caught_up;
 use super::events::{self, Actor, NewEvent};
 use super::intake_writer::{IntakeRows, IntakeWriter, KeyedAnswer};
-use super::{directory, negotiation, new_id, outbox};
+use super::{directory, facts, negotiation, new_id, outbox};
 use crate::clock::Now;
 use crate::domain::case_file;
 use crate::domain::deadlines::{self, Deadlines};
@@ -181,6 +181,20 @@ pub async fn prepare_intake(
         next_action_at: Set(None),
         station_overdue: Set(false),
         deadlines_provisional: Set(false),
+        receive_delayed: Set(false),
+        ack_on_time: Set(None),
+        settled_at: Set(None),
+        settled_cents: Set(None),
+        settle_working_seconds: Set(None),
+        decision: Set(None),
+        decision_on_time: Set(None),
+        closed_at: Set(None),
+        close_result: Set(None),
+        closed_cents: Set(None),
+        completed_on_time: Set(None),
+        decision_overdue: Set(false),
+        feedback_overdue: Set(false),
+        closing_overdue: Set(false),
         escalation_reason: Set(reason.map(|r| r.as_str().to_string())),
         escalated_at: Set(reason.map(|_| now)),
         assignee_id: Set(None),
@@ -539,7 +553,9 @@ async fn plan(
     model.event_count = Set(case.event_count + 1 + records.len() as i32);
     model.updated_at = Set(now);
     let reason: Option<EscalationReason> = action.escalation_reason();
-    if to == Status::Escalated
+    // Escalated, or reopened by a dissatisfied follow-up: either way in the
+    // station's queue now, for the reason the action gives.
+    if matches!(to, Status::Escalated | Status::Reopened)
         && let Some(reason) = reason
     {
         model.escalation_reason = Set(Some(reason.as_str().into()));
@@ -549,7 +565,16 @@ async fn plan(
         }
     }
     edit(&mut model);
-    keep_deadlines(&mut model, clock, Some(from), to, Some(action))?;
+    let deadlines = keep_deadlines(&mut model, clock, Some(from), to, Some(action))?;
+    facts::keep(
+        &mut model,
+        &deadlines,
+        from,
+        to,
+        action,
+        now,
+        clock.policy.calendar(),
+    );
     let detail = payload.clone();
     let mut payload = payload;
     if let (Some(reason), Value::Object(map)) =
@@ -692,14 +717,15 @@ fn parse_deadlines(id: &str, json: &Value) -> Result<Deadlines> {
 }
 
 /// Moves the case's clocks along with a change and stores them with what the
-/// deadline job finds them by (`next_action_at`, `station_overdue`).
+/// deadline job finds them by (`next_action_at`, `station_overdue`) and what
+/// the report counts of them; answers them as they now stand.
 fn keep_deadlines(
     model: &mut complaint::ActiveModel,
     clock: Now<'_>,
     from: Option<Status>,
     to: Status,
     action: Option<Action>,
-) -> Result<()> {
+) -> Result<Deadlines> {
     let id = match &model.id {
         ActiveValue::Set(id) | ActiveValue::Unchanged(id) => id.clone(),
         ActiveValue::NotSet => String::new(),
@@ -722,8 +748,9 @@ fn keep_deadlines(
     model.next_action_at = Set(deadlines::next_action_at(to, &deadlines));
     model.station_overdue = Set(deadlines::station_overdue(&deadlines));
     model.deadlines_provisional = Set(provisional);
+    facts::keep_overdue(model, &deadlines);
     model.deadlines = Set(serde_json::to_value(&deadlines).map_err(Error::internal)?);
-    Ok(())
+    Ok(deadlines)
 }
 
 /// SPEC calendar.md: a deadline counted on a year without its holiday

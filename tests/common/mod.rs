@@ -278,6 +278,25 @@ impl TestApp {
         Answer::of(req.send().await.expect("request sent")).await
     }
 
+    /// A GET whose answer is a file (CSV, XLSX): the status, headers and bytes.
+    pub async fn download(
+        &self,
+        path: &str,
+        token: &str,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+        let res = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.bytes().await.expect("body").to_vec();
+        (status, headers, bytes)
+    }
+
     /// An intake sent with an `Idempotency-Key`.
     pub async fn keyed_intake(&self, token: &str, key: &str, body: &Value) -> Answer {
         let req = self

@@ -8,7 +8,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use chrono::{DateTime, Datelike, Days, FixedOffset, NaiveDate, NaiveTime, Utc, Weekday};
+use chrono::{
+    DateTime, Datelike, Days, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Utc, Weekday,
+};
 use serde::Deserialize;
 
 /// The schedules the gateway ships with (2025 and 2026).
@@ -22,6 +24,11 @@ fn beijing() -> FixedOffset {
 /// The Beijing calendar date of an instant.
 pub fn beijing_date(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&beijing()).date_naive()
+}
+
+/// The Beijing wall-clock time of an instant, as a bulletin prints it.
+pub fn beijing_time(at: DateTime<Utc>) -> NaiveDateTime {
+    at.with_timezone(&beijing()).naive_local()
 }
 
 /// 24:00 Beijing time at the end of `day`, i.e. the first instant of the next day.
@@ -166,6 +173,26 @@ impl Calendar {
             return false;
         }
         weekday
+    }
+
+    /// The time between two instants that lies on working days (Beijing
+    /// dates), in seconds: how long a handler took, counted as SPEC §5 counts.
+    pub fn working_seconds_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+        if to <= from {
+            return 0;
+        }
+        let mut total = 0;
+        let mut day = beijing_date(from);
+        let last = beijing_date(to);
+        while day <= last {
+            if self.is_working_day(day) {
+                let start = start_of_day(day).max(from);
+                let end = end_of_day(day).min(to);
+                total += (end - start).num_seconds().max(0);
+            }
+            day = day + Days::new(1);
+        }
+        total
     }
 
     /// The `n`th working day after `from` (n ≥ 1), and whether any day counted

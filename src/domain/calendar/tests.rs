@@ -194,3 +194,45 @@ proptest! {
         prop_assert_eq!(working, n);
     }
 }
+
+fn instant(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .expect("test instant")
+        .with_timezone(&Utc)
+}
+
+#[test]
+fn working_time_skips_weekends_and_holidays_and_counts_make_up_days() {
+    let calendar = Calendar::shipped();
+    let hours = |a, b| calendar.working_seconds_between(instant(a), instant(b)) as f64 / 3600.0;
+    // Within one working day.
+    assert_eq!(
+        hours("2026-09-29T10:00:00+08:00", "2026-09-29T16:30:00+08:00"),
+        6.5
+    );
+    // Tuesday 10:00 to Thursday 10:00 across no rest day: 48 hours.
+    assert_eq!(
+        hours("2026-09-15T10:00:00+08:00", "2026-09-17T10:00:00+08:00"),
+        48.0
+    );
+    // Friday 22:00 to Monday 02:00: 2 h of Friday, 2 h of Monday.
+    assert_eq!(
+        hours("2026-09-11T22:00:00+08:00", "2026-09-14T02:00:00+08:00"),
+        4.0
+    );
+    // Across National Day: Sep 30 from 12:00 (12 h), Oct 1–7 off, Oct 8 until 12:00.
+    assert_eq!(
+        hours("2026-09-30T12:00:00+08:00", "2026-10-08T12:00:00+08:00"),
+        24.0
+    );
+    // The make-up Saturday 2026-10-10 counts in full.
+    assert_eq!(
+        hours("2026-10-10T00:00:00+08:00", "2026-10-11T00:00:00+08:00"),
+        24.0
+    );
+    // Backwards or empty spans are no time.
+    assert_eq!(
+        hours("2026-09-29T10:00:00+08:00", "2026-09-29T09:00:00+08:00"),
+        0.0
+    );
+}

@@ -2,11 +2,15 @@
 //! Times are RFC 3339 in Beijing time.
 
 use chrono::{DateTime, Utc};
-use entity::{audit_entry, complaint, event, extension, handler, partner, proposal, station, user};
+use entity::{
+    audit_entry, complaint, event, extension, followup, handler, partner, proposal, station, user,
+};
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
 use crate::domain::deadlines::{self, Deadlines};
+
+pub mod bulletin;
 
 pub use crate::clock::beijing as time;
 
@@ -187,5 +191,23 @@ pub fn audit_entry(e: &audit_entry::Model) -> Value {
         "action": e.action,
         "target": {"kind": e.target_kind, "id": e.target_id},
         "detail": e.detail,
+    })
+}
+
+/// A follow-up with the complaint it visits, as the staff member may read it
+/// (the consumer's contact details are what the visit needs).
+pub fn followup(f: &followup::Model, case: Option<&complaint::Model>, viewer: &Principal) -> Value {
+    json!({
+        "id": f.id,
+        "complaint_id": f.complaint_id,
+        "month": f.month,
+        "station_code": f.station_code,
+        "status": f.status,
+        "satisfaction": f.satisfaction,
+        "note": f.note,
+        "answered_at": opt_time(&f.answered_at),
+        "answered_by": f.answered_by,
+        "created_at": time(&f.created_at),
+        "complaint": case.map(|c| complaint(c, viewer)),
     })
 }
