@@ -227,6 +227,7 @@ pub fn server(state: AppState, listener: TcpListener) -> std::io::Result<Server>
             .wrap(TracingLogger::default())
             .app_data(state.clone())
             .configure(crate::api::configure)
+            .configure(crate::console::configure)
     })
     .listen(listener)?
     .run();
