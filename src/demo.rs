@@ -18,11 +18,14 @@ use crate::clock::{Now, beijing};
 use crate::config::{ClockMode, Config};
 use crate::domain::credit_code::CreditCode;
 use crate::domain::lifecycle::{Action, CloseResult, Status};
+use crate::domain::report::{FollowupStatus, Month, Satisfaction};
 use crate::domain::vocabulary::{DeliveryMode, HandlerKind, Remedy, Role};
 use crate::error::{Error, Result};
+use crate::jobs;
 use crate::store::complaints::{self, NewComplaint};
 use crate::store::directory::{self, NewHandler, NewPartner};
 use crate::store::events::Actor;
+use crate::store::followups::{self, Answer};
 use crate::store::negotiation::{self, NewProposal, ReportedSettlement};
 use crate::store::scope;
 use crate::store::station::{self, Step};
@@ -30,7 +33,7 @@ use crate::store::station::{self, Step};
 const DEMO_DB: &str = "odr-gateway-demo.db";
 
 /// The demo always starts fresh, on its own file, with the manual clock.
-pub fn prepare_config(config: &mut Config) -> std::io::Result<()> {
+pub fn prepare_config(config: &mut Config) -> std::io::Result<DateTime<Utc>> {
     for suffix in ["", "-wal", "-shm"] {
         match std::fs::remove_file(format!("{DEMO_DB}{suffix}")) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
@@ -39,10 +42,21 @@ pub fn prepare_config(config: &mut Config) -> std::io::Result<()> {
     }
     config.database_url = format!("sqlite://{DEMO_DB}?mode=rwc");
     config.clock = ClockMode::Manual;
-    config.clock_start.get_or_insert_with(demo_start);
+    // The clock starts in the first of the two months of history and the
+    // seeding moves it on to the demo's day.
+    let day = *config.clock_start.get_or_insert_with(demo_start);
+    config.clock_start = Some(history_months(day)[0]);
     config.delivery.allow_private_targets = true;
     config.default_station.get_or_insert_with(|| "QJ".into());
-    Ok(())
+    Ok(day)
+}
+
+/// The days of the two months before the demo's day on which their cases
+/// come in (the 6th, 10:00 Beijing time).
+fn history_months(day: DateTime<Utc>) -> [DateTime<Utc>; 2] {
+    let month = Month::of(day);
+    [month.previous().previous(), month.previous()]
+        .map(|m| m.start() + Duration::days(5) + Duration::hours(10))
 }
 
 fn demo_start() -> DateTime<Utc> {
@@ -82,7 +96,9 @@ const STATIONS: &[(&str, &str, Option<&str>)] = &[
     ("QJ-DC", "东城市场监管所", Some("QJ")),
 ];
 
-pub async fn seed(state: &AppState) -> Result<World> {
+/// Seeds the demo world: two months of history from where the clock starts,
+/// then `day`'s complaints in every status, with the clock left at `day`.
+pub async fn seed(state: &AppState, day: DateTime<Utc>) -> Result<World> {
     let db = &state.db;
     let now = state.clock.now();
     for (code, name, parent) in STATIONS {
@@ -228,6 +244,8 @@ pub async fn seed(state: &AppState) -> Result<World> {
         unenrolled,
         numbered: AtomicU32::new(1),
     };
+    cases.history(day).await?;
+    let cases = cases.at(state.now());
     let mut statuses = BTreeMap::new();
     for case in cases.fill().await? {
         *statuses.entry(case.status).or_insert(0) += 1;
@@ -250,7 +268,77 @@ struct DemoCases<'a> {
     numbered: AtomicU32,
 }
 
-impl DemoCases<'_> {
+impl<'a> DemoCases<'a> {
+    /// The same parties, acting at `now`.
+    fn at(&self, now: Now<'a>) -> DemoCases<'a> {
+        DemoCases {
+            state: self.state,
+            now,
+            partner_id: self.partner_id.clone(),
+            handler: self.handler.clone(),
+            partner: self.partner.clone(),
+            staff: self.staff.clone(),
+            furniture: self.furniture.clone(),
+            tea_shop: self.tea_shop.clone(),
+            unenrolled: self.unenrolled.clone(),
+            numbered: AtomicU32::new(self.numbered.load(Ordering::Relaxed)),
+        }
+    }
+
+    /// The two months before `day`: complaints come in on the 6th and are
+    /// settled, closed or left open; each clock move runs the deadline job
+    /// and draws the follow-ups of the month passed. The first month's
+    /// follow-ups are answered, the second's are due on `day`.
+    async fn history(&self, day: DateTime<Utc>) -> Result<()> {
+        for arrival in history_months(day) {
+            move_clock(self.state, arrival).await?;
+            self.answer_pending_followups().await?;
+            let month = self.at(self.state.now());
+            month.month_of_cases().await?;
+            self.numbered
+                .store(month.numbered.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        move_clock(self.state, day).await
+    }
+
+    async fn month_of_cases(&self) -> Result<()> {
+        for _ in 0..2 {
+            let negotiating = self.negotiating().await?;
+            self.consumer_accepts(negotiating).await?;
+        }
+        let acknowledged = self.acknowledged().await?;
+        self.merchant_settles(acknowledged).await?;
+        for _ in 0..2 {
+            let mediated = vec![self.claim(), accept(), initial_feedback(), close()];
+            self.at_station(mediated).await?;
+        }
+        let not_accepted = vec![self.claim(), not_accept(), initial_feedback()];
+        self.at_station(not_accepted).await?;
+        // Left open: one accepted, one never claimed (both run late).
+        self.at_station(vec![self.claim(), accept()]).await?;
+        self.intake(&self.unenrolled, true).await?;
+        Ok(())
+    }
+
+    async fn answer_pending_followups(&self) -> Result<()> {
+        let db = &self.state.db;
+        let pending = FollowupStatus::Pending;
+        let due = followups::page(db, &self.staff, None, Some(pending), None, 200).await?;
+        let answers = [
+            Satisfaction::VerySatisfied,
+            Satisfaction::Satisfied,
+            Satisfaction::Neutral,
+        ];
+        for ((followup, _), satisfaction) in due.iter().zip(answers.iter().cycle()) {
+            let answer = Answer {
+                satisfaction: *satisfaction,
+                note: Some("电话回访，消费者认可处理结果".into()),
+            };
+            followups::answer(db, self.state.now(), &self.staff, &followup.id, answer).await?;
+        }
+        Ok(())
+    }
+
     /// One complaint in every status, and one after each step of the handler's
     /// and the station's part.
     async fn fill(&self) -> Result<Vec<complaint::Model>> {
@@ -466,6 +554,20 @@ fn close() -> Step {
     }
 }
 
+/// Moves the manual clock forward to `to` as an admin's clock move does: the
+/// deadline job at once, and the follow-up draw of a month passed.
+async fn move_clock(state: &AppState, to: DateTime<Utc>) -> Result<()> {
+    let _turn = state.deadline_pass.lock().await;
+    if !matches!(state.clock.set(to), Some(Ok(_))) {
+        return Ok(());
+    }
+    state.save_clock().await?;
+    let batch = state.config.deadlines.batch_size;
+    jobs::deadlines::run_due(&state.db, state.now(), batch, &state.metrics).await?;
+    jobs::followups::draw_due(&state.db, state.now(), state.config.followups.share).await?;
+    Ok(())
+}
+
 pub fn print(world: &World, state: &AppState, address: SocketAddr) {
     println!("\nodr-gateway demo at http://{address}");
     println!(
@@ -476,7 +578,17 @@ pub fn print(world: &World, state: &AppState, address: SocketAddr) {
         .iter()
         .map(|s| format!("{s} {}", world.statuses.get(s.as_str()).unwrap_or(&0)))
         .collect();
-    println!("complaints: {}\n", counts.join(", "));
+    println!("complaints: {}", counts.join(", "));
+    let staff: Vec<String> = world
+        .accounts
+        .iter()
+        .filter(|a| a.role == Role::Staff)
+        .map(|a| format!("{} / {}", a.login, a.secret))
+        .collect();
+    println!(
+        "console: http://{address}/console/ (station staff: {})\n",
+        staff.join(", ")
+    );
     for account in &world.accounts {
         let token = state
             .tokens

@@ -172,15 +172,17 @@ async fn run(cli: Cli) -> Result<Outcome, Failure> {
     let mut config = Config::load(cli.config.as_deref())?;
     match cli.command.unwrap_or(Command::Serve { demo: false }) {
         Command::Serve { demo: with_demo } => {
-            if with_demo {
-                demo::prepare_config(&mut config)?;
-            }
+            let demo_day = if with_demo {
+                Some(demo::prepare_config(&mut config)?)
+            } else {
+                None
+            };
             let listen = config.listen;
             let state = AppState::start(config).await?;
             let listener = TcpListener::bind(listen)?;
             let address = listener.local_addr()?;
-            if with_demo {
-                let world = demo::seed(&state).await?;
+            if let Some(day) = demo_day {
+                let world = demo::seed(&state, day).await?;
                 demo::print(&world, &state, address);
             }
             app::start_workers(&state)?;

@@ -431,7 +431,8 @@ async fn serve_demo_fills_every_status_and_prints_working_tokens() {
         ("ODR_LOG".to_string(), "warn".to_string()),
     ];
     let mut demo = Spawned::start(dir.path(), &env, &["serve", "--demo"]);
-    let printed = parse_demo(&demo.lines_until("tokens last"));
+    let lines = demo.lines_until("tokens last");
+    let printed = parse_demo(&lines);
     wait_until_listening(&listen);
     let http = Http::new(format!("http://{listen}"));
     assert_eq!(printed.clock, "2026-09-29T10:00:00+08:00");
@@ -495,6 +496,41 @@ async fn serve_demo_fills_every_status_and_prints_working_tokens() {
         assert_eq!(http.get("/v1/stations", token).await.0, 403);
     }
     assert_eq!(http.get("/v1/partners", admin).await.0, 200);
+
+    // Two months of history: July's follow-ups answered, August's due, and
+    // both months in the report; the console's address is printed with the
+    // staff sign-ins.
+    let console_line = lines
+        .iter()
+        .find(|l| l.starts_with("console: "))
+        .expect("the console line");
+    assert!(
+        console_line.contains(&format!("http://{listen}/console/"))
+            && console_line.contains("dc-staff / demo-staff-pass"),
+        "{console_line}"
+    );
+    let root_staff = &printed.tokens["staff"][0];
+    for (month, status) in [("2026-07", "answered"), ("2026-08", "pending")] {
+        let (code, page) = http
+            .get(&format!("/v1/followups?month={month}"), root_staff)
+            .await;
+        assert_eq!(code, 200, "{page}");
+        let items = page["items"].as_array().unwrap();
+        assert!(!items.is_empty(), "no follow-ups of {month}");
+        assert!(items.iter().all(|f| f["status"] == status), "{page}");
+        let (code, report) = http
+            .get(&format!("/v1/reports/monthly?month={month}"), root_staff)
+            .await;
+        assert_eq!(code, 200, "{report}");
+        assert!(
+            report["total"]["received"].as_u64().unwrap() > 0,
+            "{report}"
+        );
+        assert!(
+            report["total"]["completed"].as_u64().unwrap() > 0,
+            "{report}"
+        );
+    }
 
     // And so do the printed credentials.
     assert_eq!(printed.credentials.len(), 6, "{:?}", printed.credentials);
