@@ -11,7 +11,8 @@ use super::guard::Callers;
 use super::input::{Input, Required};
 use super::{Route, route};
 use crate::error::{Error, Result};
-use crate::store::{deliveries, directory};
+use crate::store::events::Actor;
+use crate::store::{deliveries, directory, handlers};
 use crate::views;
 
 pub fn routes() -> Vec<Route> {
@@ -166,7 +167,7 @@ async fn endpoint(req: HttpRequest, Auth(p): Auth, id: web::Path<String>) -> Res
     let handler = directory::handler(&state.db, &id)
         .await?
         .ok_or(Error::NotFound)?;
-    let e = deliveries::endpoint(&state.db, &format!("handler:{}", handler.id)).await?;
+    let e = deliveries::endpoint(&state.db, &handlers::endpoint_of(&handler)).await?;
     Ok(HttpResponse::Ok().json(json!({
         "handler_id": handler.id,
         "webhook_url": handler.webhook_url,
@@ -187,21 +188,6 @@ async fn resume(
     let handler = directory::handler(&state.db, &id)
         .await?
         .ok_or(Error::NotFound)?;
-    deliveries::save_endpoint(
-        &state.db,
-        &format!("handler:{}", handler.id),
-        "closed",
-        0,
-        None,
-    )
-    .await?;
-    deliveries::wake_target(&state.db, "handler", &handler.id).await?;
-    let change = crate::store::audit::Change {
-        action: "handler.endpoint_resumed",
-        target_kind: "handler",
-        target_id: &handler.id,
-        detail: serde_json::json!({}),
-    };
-    crate::store::audit::record(&state.db, &crate::store::events::Actor::from(&p), change).await?;
+    handlers::resume_endpoint(&state.db, Actor::from(&p), &handler).await?;
     endpoint(req, Auth(p), id).await
 }
