@@ -3,8 +3,7 @@
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
-use entity::{delivery_attempt, outbox};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::extract::{Auth, JsonBody, NoFields, Query, page, state};
 use super::guard::Callers;
@@ -51,34 +50,6 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-fn event_view(o: &outbox::Model) -> Value {
-    json!({
-        "webhook_id": o.webhook_id,
-        "complaint_id": o.complaint_id,
-        "target": {"kind": o.target_kind, "id": o.target_id},
-        "type": o.event_type,
-        "status": o.status,
-        "attempts": o.attempts,
-        "next_attempt_at": views::time(&o.next_attempt_at),
-        "last_error": o.last_error,
-        "created_at": views::time(&o.created_at),
-        "delivered_at": o.delivered_at.as_ref().map(views::time),
-    })
-}
-
-fn attempt_view(a: &delivery_attempt::Model) -> Value {
-    json!({
-        "id": a.id,
-        "outbox_id": a.outbox_id,
-        "complaint_id": a.complaint_id,
-        "target": {"kind": a.target_kind, "id": a.target_id},
-        "attempted_at": views::time(&a.attempted_at),
-        "status_code": a.status_code,
-        "latency_ms": a.latency_ms,
-        "error": a.error,
-    })
-}
-
 async fn list_events(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
     p.require_admin()?;
     let state = state(&req)?;
@@ -99,7 +70,12 @@ async fn list_events(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
         q.limit + 1,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(page(rows, q.limit, |o| o.id.to_string(), event_view)))
+    Ok(HttpResponse::Ok().json(page(
+        rows,
+        q.limit,
+        |o| o.id.to_string(),
+        views::delivery_event,
+    )))
 }
 
 async fn list_attempts(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
@@ -114,7 +90,12 @@ async fn list_attempts(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> 
         q.limit + 1,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(page(rows, q.limit, |a| a.id.to_string(), attempt_view)))
+    Ok(HttpResponse::Ok().json(page(
+        rows,
+        q.limit,
+        |a| a.id.to_string(),
+        views::delivery_attempt,
+    )))
 }
 
 async fn redeliver(
@@ -128,7 +109,7 @@ async fn redeliver(
     let row = deliveries::redeliver(&state.db, &webhook_id)
         .await?
         .ok_or(Error::NotFound)?;
-    Ok(HttpResponse::Accepted().json(event_view(&row)))
+    Ok(HttpResponse::Accepted().json(views::delivery_event(&row)))
 }
 
 async fn replay(
