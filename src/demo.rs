@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
-use entity::complaint;
 use sea_orm::ActiveValue::Set;
 use serde_json::json;
 
@@ -18,17 +17,22 @@ use crate::clock::{Now, beijing};
 use crate::config::{ClockMode, Config};
 use crate::domain::credit_code::CreditCode;
 use crate::domain::lifecycle::{Action, CloseResult, Status};
+use crate::domain::password::Password;
 use crate::domain::report::{FollowupStatus, Month, Satisfaction};
 use crate::domain::vocabulary::{DeliveryMode, HandlerKind, Remedy, Role};
 use crate::error::{Error, Result};
 use crate::jobs;
+use crate::store::accounts::{self, NewUser};
 use crate::store::complaints::{self, NewComplaint};
-use crate::store::directory::{self, NewHandler, NewPartner};
+use crate::store::directory::{self, NewStation};
 use crate::store::events::Actor;
 use crate::store::followups::{self, Answer};
+use crate::store::handlers::{self, EnrolledHandler, NewHandler};
 use crate::store::negotiation::{self, NewProposal, ReportedSettlement};
+use crate::store::partners::{self, EnrolledPartner, NewPartner};
 use crate::store::scope;
 use crate::store::station::{self, Step};
+use crate::store::{Complaint, User};
 
 const DEMO_DB: &str = "odr-gateway-demo.db";
 
@@ -96,17 +100,27 @@ const STATIONS: &[(&str, &str, Option<&str>)] = &[
     ("QJ-DC", "东城市场监管所", Some("QJ")),
 ];
 
+/// Who the audit log names for the demo world's making.
+const DEMO: Actor = Actor {
+    kind: "demo",
+    id: None,
+};
+
 /// Seeds the demo world: two months of history from where the clock starts,
 /// then `day`'s complaints in every status, with the clock left at `day`.
 pub async fn seed(state: &AppState, day: DateTime<Utc>) -> Result<World> {
     let db = &state.db;
     let now = state.clock.now();
     for (code, name, parent) in STATIONS {
-        directory::create_station(db, code, name, *parent, now).await?;
+        let new = NewStation {
+            code: code.to_string(),
+            name: name.to_string(),
+            parent_code: parent.map(str::to_string),
+        };
+        directory::create_station(db, DEMO, new, now).await?;
     }
     let mut accounts = Vec::new();
-    let admin =
-        directory::create_user(db, "admin", "demo-admin-pass", Role::Admin, None, now).await?;
+    let admin = demo_account(state, "admin", "demo-admin-pass", Role::Admin, None).await?;
     accounts.push(Account {
         role: Role::Admin,
         name: "平台管理员".into(),
@@ -115,15 +129,8 @@ pub async fn seed(state: &AppState, day: DateTime<Utc>) -> Result<World> {
         principal: Principal::Admin { user_id: admin.id },
     });
     for (username, station) in [("qj-staff", "QJ"), ("dc-staff", "QJ-DC")] {
-        let user = directory::create_user(
-            db,
-            username,
-            "demo-staff-pass",
-            Role::Staff,
-            Some(station),
-            now,
-        )
-        .await?;
+        let staff = Role::Staff;
+        let user = demo_account(state, username, "demo-staff-pass", staff, Some(station)).await?;
         accounts.push(Account {
             role: Role::Staff,
             name: format!("{station} 工作人员"),
@@ -140,54 +147,17 @@ pub async fn seed(state: &AppState, day: DateTime<Utc>) -> Result<World> {
     let mall = credit_code("91429005MA4900002").ok_or_else(missing)?;
     let tea_shop = credit_code("92429005MA4900003").ok_or_else(missing)?;
     let unenrolled = credit_code("91429005MA4900004").ok_or_else(missing)?;
-    let merchant = directory::enroll_handler(
-        db,
-        &state.sealer,
-        NewHandler {
-            kind: HandlerKind::Merchant,
-            name: "潜江某家具定制有限公司".into(),
-            credit_code: Some(furniture.clone()),
-            station_code: "QJ-DC".into(),
-            delivery: DeliveryMode::Pull,
-            webhook_url: None,
-            covers: vec![],
-            delivery_rate_per_second: None,
-        },
-        now,
+    let merchant = demo_handler(
+        state,
+        "潜江某家具定制有限公司",
+        "QJ-DC",
+        Some(&furniture),
+        &[],
     )
     .await?;
-    directory::enroll_handler(
-        db,
-        &state.sealer,
-        NewHandler {
-            kind: HandlerKind::Merchant,
-            name: "潜江某购物中心有限公司".into(),
-            credit_code: Some(mall),
-            station_code: "QJ-YL".into(),
-            delivery: DeliveryMode::Pull,
-            webhook_url: None,
-            covers: vec![],
-            delivery_rate_per_second: None,
-        },
-        now,
-    )
-    .await?;
-    let rights = directory::enroll_handler(
-        db,
-        &state.sealer,
-        NewHandler {
-            kind: HandlerKind::RightsStation,
-            name: "东城商业街消费维权服务站".into(),
-            credit_code: None,
-            station_code: "QJ-DC".into(),
-            delivery: DeliveryMode::Pull,
-            webhook_url: None,
-            covers: vec![tea_shop.clone()],
-            delivery_rate_per_second: None,
-        },
-        now,
-    )
-    .await?;
+    demo_handler(state, "潜江某购物中心有限公司", "QJ-YL", Some(&mall), &[]).await?;
+    let covers = [tea_shop.clone()];
+    let rights = demo_handler(state, "东城商业街消费维权服务站", "QJ-DC", None, &covers).await?;
     for (enrolled, name) in [
         (&merchant, "家具定制（商家，拉取）"),
         (&rights, "东城维权服务站（拉取）"),
@@ -202,18 +172,17 @@ pub async fn seed(state: &AppState, day: DateTime<Utc>) -> Result<World> {
             },
         });
     }
-    let (partner, credentials, _) = directory::create_partner(
-        db,
-        &state.sealer,
-        NewPartner {
-            name: "全国12315平台对接".into(),
-            rate_per_second: 50,
-            burst: 100,
-            callback_url: None,
-        },
-        now,
-    )
-    .await?;
+    let new = NewPartner {
+        name: "全国12315平台对接".into(),
+        rate_per_second: 50,
+        burst: 100,
+        callback_url: None,
+    };
+    let EnrolledPartner {
+        partner,
+        credentials,
+        ..
+    } = partners::enrol(db, &state.sealer, DEMO, new, now).await?;
     accounts.push(Account {
         role: Role::Partner,
         name: partner.name.clone(),
@@ -251,6 +220,48 @@ pub async fn seed(state: &AppState, day: DateTime<Utc>) -> Result<World> {
         *statuses.entry(case.status).or_insert(0) += 1;
     }
     Ok(World { accounts, statuses })
+}
+
+async fn demo_account(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    role: Role,
+    station: Option<&str>,
+) -> Result<User> {
+    let new = NewUser {
+        username: username.into(),
+        password: Password::parse(password).map_err(Error::internal)?,
+        role,
+        station_code: station.map(str::to_string),
+    };
+    accounts::create_account(&state.db, DEMO, new, state.clock.now()).await
+}
+
+/// A handler with pull delivery: a merchant (with its credit code) or a
+/// rights station (with the codes it covers).
+async fn demo_handler(
+    state: &AppState,
+    name: &str,
+    station: &str,
+    credit_code: Option<&str>,
+    covers: &[String],
+) -> Result<EnrolledHandler> {
+    let kind = match credit_code {
+        Some(_) => HandlerKind::Merchant,
+        None => HandlerKind::RightsStation,
+    };
+    let new = NewHandler {
+        kind,
+        name: name.into(),
+        credit_code: credit_code.map(str::to_string),
+        station_code: station.into(),
+        delivery: DeliveryMode::Pull,
+        webhook_url: None,
+        covers: covers.to_vec(),
+        delivery_rate_per_second: None,
+    };
+    handlers::enrol(&state.db, &state.sealer, DEMO, new, state.clock.now()).await
 }
 
 /// Makes the demo's complaints, each through the same store functions the API
@@ -341,7 +352,7 @@ impl<'a> DemoCases<'a> {
 
     /// One complaint in every status, and one after each step of the handler's
     /// and the station's part.
-    async fn fill(&self) -> Result<Vec<complaint::Model>> {
+    async fn fill(&self) -> Result<Vec<Complaint>> {
         let mut cases = Vec::new();
         // With the merchant: waiting to be pulled, pulled, acknowledged, negotiating.
         cases.push(self.intake(&self.furniture, true).await?);
@@ -399,7 +410,7 @@ impl<'a> DemoCases<'a> {
         Ok(cases)
     }
 
-    async fn intake(&self, credit_code: &str, odr: bool) -> Result<complaint::Model> {
+    async fn intake(&self, credit_code: &str, odr: bool) -> Result<Complaint> {
         let n = self.numbered.fetch_add(1, Ordering::Relaxed);
         let new = NewComplaint {
             external_ref: format!("12315-2026-{n:06}"),
@@ -434,11 +445,11 @@ impl<'a> DemoCases<'a> {
 
     async fn step(
         &self,
-        case: complaint::Model,
+        case: Complaint,
         who: &Principal,
         action: Action,
         payload: serde_json::Value,
-    ) -> Result<complaint::Model> {
+    ) -> Result<Complaint> {
         let now = self.now;
         complaints::transition(
             &self.state.db,
@@ -458,19 +469,19 @@ impl<'a> DemoCases<'a> {
     }
 
     /// A new case the merchant has pulled from its inbox.
-    async fn delivered(&self) -> Result<complaint::Model> {
+    async fn delivered(&self) -> Result<Complaint> {
         let case = self.intake(&self.furniture, true).await?;
         let via = json!({"via": "inbox"});
         self.step(case, &self.handler, Action::Deliver, via).await
     }
 
-    async fn acknowledged(&self) -> Result<complaint::Model> {
+    async fn acknowledged(&self) -> Result<Complaint> {
         let case = self.delivered().await?;
         let handler = Actor::from(&self.handler);
         negotiation::acknowledge(&self.state.db, self.now, &handler, &case).await
     }
 
-    async fn negotiating(&self) -> Result<complaint::Model> {
+    async fn negotiating(&self) -> Result<Complaint> {
         let case = self.acknowledged().await?;
         let proposal = NewProposal {
             remedy: Remedy::Replace,
@@ -483,7 +494,7 @@ impl<'a> DemoCases<'a> {
         Ok(case)
     }
 
-    async fn consumer_accepts(&self, case: complaint::Model) -> Result<complaint::Model> {
+    async fn consumer_accepts(&self, case: Complaint) -> Result<Complaint> {
         let partner = Actor::from(&self.partner);
         let answer = json!({"decision": "accept"});
         negotiation::answer_proposal(
@@ -499,7 +510,7 @@ impl<'a> DemoCases<'a> {
         scope::find(&self.state.db, &self.partner, &case.id).await
     }
 
-    async fn merchant_settles(&self, case: complaint::Model) -> Result<complaint::Model> {
+    async fn merchant_settles(&self, case: Complaint) -> Result<Complaint> {
         let settlement = ReportedSettlement {
             remedy: Remedy::Refund,
             recovered_cents: 80_000,
@@ -516,7 +527,7 @@ impl<'a> DemoCases<'a> {
     }
 
     /// A case that reached the station (no enrolled handler), after `steps`.
-    async fn at_station(&self, steps: Vec<Step>) -> Result<complaint::Model> {
+    async fn at_station(&self, steps: Vec<Step>) -> Result<Complaint> {
         let mut case = self.intake(&self.unenrolled, true).await?;
         let staff = Actor::from(&self.staff);
         for step in steps {

@@ -8,11 +8,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use odr_gateway::app::{self, AppState};
 use odr_gateway::auth::Principal;
 use odr_gateway::config::Config;
+use odr_gateway::domain::password::Password;
 use odr_gateway::domain::vocabulary::Role;
 use odr_gateway::error::Error;
+use odr_gateway::store::accounts::NewUser;
 use odr_gateway::store::events::Actor;
 use odr_gateway::telemetry::{self, Output};
-use odr_gateway::{api, demo, store};
+use odr_gateway::{api, demo, store, views};
 use serde_json::{Map, Value, json};
 
 #[derive(Parser)]
@@ -227,18 +229,38 @@ async fn admin(config: Config, command: AdminCommand) -> Result<(), Failure> {
             password,
             role,
             station,
-        } => create_user(config, username, password, role, station).await,
+        } => {
+            let new = NewUser {
+                username,
+                password: Password::parse(&password).map_err(|why| format!("--password: {why}"))?,
+                role: match role {
+                    UserRole::Admin => Role::Admin,
+                    UserRole::Staff => Role::Staff,
+                },
+                station_code: station,
+            };
+            let state = AppState::start(config).await?;
+            let user = store::accounts::create_account(&state.db, CLI, new, state.clock.now())
+                .await
+                .map_err(flag_errors)?;
+            println!("created {} {} ({})", user.role, user.username, user.id);
+            Ok(())
+        }
         AdminCommand::CreateStation { code, name, parent } => {
             let body = fields([
                 ("code", Some(json!(code))),
                 ("name", Some(json!(name))),
                 ("parent_code", parent.map(Value::from)),
             ]);
+            let new = api::read_station(&body).map_err(flag_errors)?;
             let state = AppState::start(config).await?;
-            let station = api::enrol_station(&state, &CLI, &body)
+            let station = store::directory::create_station(&state.db, CLI, new, state.clock.now())
                 .await
                 .map_err(flag_errors)?;
-            println!("{}", serde_json::to_string_pretty(&station)?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&views::station(&station))?
+            );
             Ok(())
         }
         AdminCommand::CreateHandler(args) => {
@@ -258,11 +280,13 @@ async fn admin(config: Config, command: AdminCommand) -> Result<(), Failure> {
                     args.delivery_rate_per_second.map(Value::from),
                 ),
             ]);
+            let new = api::read_handler(&body).map_err(flag_errors)?;
             let state = AppState::start(config).await?;
-            let handler = api::enrol_handler(&state, &CLI, None, &body)
+            let now = state.clock.now();
+            let enrolled = store::handlers::enrol(&state.db, &state.sealer, CLI, new, now)
                 .await
                 .map_err(flag_errors)?;
-            print_credentials(&handler)
+            print_credentials(&api::enrolled_handler(&enrolled))
         }
         AdminCommand::CreatePartner(args) => {
             let body = fields([
@@ -271,65 +295,27 @@ async fn admin(config: Config, command: AdminCommand) -> Result<(), Failure> {
                 ("burst", Some(json!(args.burst))),
                 ("callback_url", args.callback_url.map(Value::from)),
             ]);
+            let new = api::read_partner(&body).map_err(flag_errors)?;
             let state = AppState::start(config).await?;
-            let partner = api::enrol_partner(&state, &CLI, &body)
+            let now = state.clock.now();
+            let enrolled = store::partners::enrol(&state.db, &state.sealer, CLI, new, now)
                 .await
                 .map_err(flag_errors)?;
-            print_credentials(&partner)
+            print_credentials(&api::enrolled_partner(&enrolled))
         }
         AdminCommand::Token { username } => {
             let state = AppState::start(config).await?;
             let user = store::directory::user_by_name(&state.db, &username)
                 .await?
                 .ok_or_else(|| format!("no user is named {username}"))?;
-            let principal = Principal::of_user(user).ok_or_else(|| {
-                format!("{username} cannot sign in (a staff account without a station)")
-            })?;
+            let principal = Principal::of_account(user.id, &user.role, user.station_code)
+                .ok_or_else(|| {
+                    format!("{username} cannot sign in (a staff account without a station)")
+                })?;
             println!("{}", state.tokens.issue(&principal)?.access_token);
             Ok(())
         }
     }
-}
-
-async fn create_user(
-    config: Config,
-    username: String,
-    password: String,
-    role: UserRole,
-    station: Option<String>,
-) -> Result<(), Failure> {
-    let role = match role {
-        UserRole::Admin => Role::Admin,
-        UserRole::Staff => Role::Staff,
-    };
-    if role == Role::Staff && station.is_none() {
-        return Err("a staff account needs --station".into());
-    }
-    if password.chars().count() < 10 {
-        return Err("the password must be at least 10 characters".into());
-    }
-    let db = store::connect(&config.database_url).await?;
-    store::migrate(&db).await?;
-    let user = store::directory::create_user(
-        &db,
-        &username,
-        &password,
-        role,
-        station.as_deref(),
-        chrono::Utc::now(),
-    )
-    .await?;
-    let change = store::audit::Change {
-        action: "user.created",
-        target_kind: "user",
-        target_id: &user.id,
-        detail: json!({
-            "username": user.username, "role": user.role, "station_code": user.station_code,
-        }),
-    };
-    store::audit::record(&db, &CLI, change).await?;
-    println!("created {} {} ({})", user.role, user.username, user.id);
-    Ok(())
 }
 
 /// A request body of the fields that were given.

@@ -2,14 +2,12 @@
 //! gauges about the outbox are read from the database when scraped, so every
 //! process sharing a database reports the same queue.
 
+use crate::store::deadlines as due_cases;
+use crate::store::{Db, deliveries, followups};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
-use sea_orm::DatabaseConnection;
-
-use crate::store::deadlines as due_cases;
-use crate::store::{deliveries, followups};
 
 pub struct Metrics {
     registry: Registry,
@@ -108,7 +106,7 @@ impl Metrics {
     }
 
     /// The text exposition, with the database gauges read now.
-    pub async fn render(&self, db: &DatabaseConnection) -> crate::error::Result<String> {
+    pub async fn render(&self, db: &Db) -> crate::error::Result<String> {
         let gauges = deliveries::gauges(db).await?;
         self.outbox_pending.set(gauges.pending);
         self.outbox_oldest_seconds

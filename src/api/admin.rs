@@ -3,24 +3,25 @@
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Duration;
-use sea_orm::{ActiveValue::Set, IntoActiveModel, TransactionTrait};
 use serde_json::{Value, json};
 
 use super::extract::{Auth, JsonBody, NoFields, Query, page, state};
 use super::guard::Callers;
 use super::input::{Input, Optional, Required};
 use super::{Route, route};
-use crate::app::{self, AppState};
+use crate::app;
 use crate::auth::Principal;
 use crate::auth::standing::handler_key;
 use crate::domain::credit_code::CreditCode;
-use crate::domain::lifecycle::{Action, EscalationReason};
-use crate::domain::vocabulary::{DeliveryMode, HandlerKind, HandlerStatus, Role};
+use crate::domain::password::Password;
+use crate::domain::vocabulary::{DeliveryMode, HandlerKind, HandlerStatus};
 use crate::error::{Error, Result};
+use crate::store::Handler;
+use crate::store::accounts;
 use crate::store::audit::{self, Change};
-use crate::store::complaints;
-use crate::store::directory::{self, NewHandler};
+use crate::store::directory::{self, NewStation};
 use crate::store::events::Actor;
+use crate::store::handlers::{self, EnrolledHandler, HandlerChanges, NewHandler};
 use crate::views;
 
 pub fn routes() -> Vec<Route> {
@@ -71,16 +72,19 @@ pub fn routes() -> Vec<Route> {
 const CODE_MAX: usize = 32;
 pub(super) const NAME_MAX: usize = 100;
 const COVERS_MAX: usize = 1000;
+const RATE_MAX: i64 = 10_000;
 
 async fn create_station(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpResponse> {
     p.require_admin()?;
-    let station = enrol_station(&*state(&req)?, &Actor::from(&p), &body.value).await?;
-    Ok(HttpResponse::Created().json(station))
+    let new = read_station(&body.value)?;
+    let state = state(&req)?;
+    let station =
+        directory::create_station(&state.db, Actor::from(&p), new, state.clock.now()).await?;
+    Ok(HttpResponse::Created().json(views::station(&station)))
 }
 
-/// Validates a station's body, creates it and records the audit entry: the one
-/// way a station is made, from the API and from the command line.
-pub async fn enrol_station(state: &AppState, actor: &Actor, body: &Value) -> Result<Value> {
+/// Reads a station's body; the command line reads its flags through here too.
+pub fn read_station(body: &Value) -> Result<NewStation> {
     let mut input = Input::new(body)?;
     let code = input.text("code", Required, CODE_MAX);
     if let Some(code) = &code
@@ -91,26 +95,13 @@ pub async fn enrol_station(state: &AppState, actor: &Actor, body: &Value) -> Res
         input.error("code", "may contain only letters, digits, '-' and '_'");
     }
     let name = input.text("name", Required, NAME_MAX);
-    let parent = input.text("parent_code", Optional, CODE_MAX);
+    let parent_code = input.text("parent_code", Optional, CODE_MAX);
     input.finish()?;
-    let txn = state.db.begin().await?;
-    let station = directory::create_station(
-        &txn,
-        &Input::got(code, "code")?,
-        &Input::got(name, "name")?,
-        parent.as_deref(),
-        state.clock.now(),
-    )
-    .await?;
-    let change = Change {
-        action: "station.created",
-        target_kind: "station",
-        target_id: &station.code,
-        detail: json!({ "name": station.name, "parent_code": station.parent_code }),
-    };
-    audit::record(&txn, actor, change).await?;
-    txn.commit().await?;
-    Ok(views::station(&station))
+    Ok(NewStation {
+        code: Input::got(code, "code")?,
+        name: Input::got(name, "name")?,
+        parent_code,
+    })
 }
 
 async fn list_stations(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
@@ -160,27 +151,32 @@ fn read_covers(input: &mut Input<'_>) -> Option<Vec<String>> {
 
 async fn create_handler(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpResponse> {
     let managed = managed_stations(&req, &p).await?;
-    let enrolled = enrol_handler(
-        &*state(&req)?,
-        &Actor::from(&p),
-        managed.as_deref(),
-        &body.value,
+    let new = read_handler(&body.value)?;
+    if let Some(managed) = managed
+        && !managed.contains(&new.station_code)
+    {
+        return Err(Error::field(
+            "station_code",
+            "is outside your station's jurisdiction",
+        ));
+    }
+    let state = state(&req)?;
+    let enrolled = handlers::enrol(
+        &state.db,
+        &state.sealer,
+        Actor::from(&p),
+        new,
+        state.clock.now(),
     )
     .await?;
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
-        .json(enrolled))
+        .json(enrolled_handler(&enrolled)))
 }
 
-/// Validates a handler's body, enrolls it at a station in `managed` (any when
-/// `None`) and records the audit entry: the one way a handler is made, from the
-/// API and from the command line. The answer holds its secrets, shown only here.
-pub async fn enrol_handler(
-    state: &AppState,
-    actor: &Actor,
-    managed: Option<&[String]>,
-    body: &Value,
-) -> Result<Value> {
+/// Reads a handler's body, with the rules that tie its fields together; the
+/// command line reads its flags through here too.
+pub fn read_handler(body: &Value) -> Result<NewHandler> {
     let mut input = Input::new(body)?;
     let kind = input.parse::<HandlerKind>("kind", Required);
     let name = input.text("name", Required, NAME_MAX);
@@ -190,7 +186,7 @@ pub async fn enrol_handler(
     let station_code = input.text("station_code", Required, CODE_MAX);
     let delivery = input.parse::<DeliveryMode>("delivery", Required);
     let webhook_url = input.url("webhook_url", Optional);
-    let rate = input.integer("delivery_rate_per_second", Optional, 1, 10_000);
+    let rate = input.integer("delivery_rate_per_second", Optional, 1, RATE_MAX);
     let covers = read_covers(&mut input).unwrap_or_default();
     if kind == Some(HandlerKind::Merchant) && credit_code.is_none() && !input.failed("credit_code")
     {
@@ -210,49 +206,25 @@ pub async fn enrol_handler(
         input.error("webhook_url", "is required for push delivery");
     }
     input.finish()?;
-    let station_code = Input::got(station_code, "station_code")?;
-    if let Some(managed) = managed
-        && !managed.contains(&station_code)
-    {
-        return Err(Error::field(
-            "station_code",
-            "is outside your station's jurisdiction",
-        ));
-    }
-    let txn = state.db.begin().await?;
-    let enrolled = directory::enroll_handler(
-        &txn,
-        &state.sealer,
-        NewHandler {
-            kind: Input::got(kind, "kind")?,
-            name: Input::got(name, "name")?,
-            credit_code,
-            station_code,
-            delivery: Input::got(delivery, "delivery")?,
-            webhook_url,
-            covers,
-            delivery_rate_per_second: rate.and_then(|r| i32::try_from(r).ok()),
-        },
-        state.clock.now(),
-    )
-    .await?;
-    let h = &enrolled.handler;
-    let change = Change {
-        action: "handler.enrolled",
-        target_kind: "handler",
-        target_id: &h.id,
-        detail: json!({
-            "kind": h.kind, "name": h.name, "credit_code": h.credit_code,
-            "station_code": h.station_code, "delivery": h.delivery, "covers": h.covers,
-        }),
-    };
-    audit::record(&txn, actor, change).await?;
-    txn.commit().await?;
+    Ok(NewHandler {
+        kind: Input::got(kind, "kind")?,
+        name: Input::got(name, "name")?,
+        credit_code,
+        station_code: Input::got(station_code, "station_code")?,
+        delivery: Input::got(delivery, "delivery")?,
+        webhook_url,
+        covers,
+        delivery_rate_per_second: rate.and_then(|r| i32::try_from(r).ok()),
+    })
+}
+
+/// A new handler as answered: with its secrets, shown only this once.
+pub fn enrolled_handler(enrolled: &EnrolledHandler) -> Value {
     let mut answer = views::handler(&enrolled.handler);
     answer["client_id"] = json!(enrolled.credentials.client_id);
     answer["client_secret"] = json!(enrolled.credentials.client_secret);
     answer["webhook_secret"] = json!(enrolled.webhook_secret);
-    Ok(answer)
+    answer
 }
 
 async fn list_handlers(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
@@ -270,11 +242,7 @@ async fn list_handlers(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> 
 }
 
 /// A handler the caller manages, or 404.
-async fn managed_handler(
-    req: &HttpRequest,
-    p: &Principal,
-    id: &str,
-) -> Result<entity::handler::Model> {
+async fn managed_handler(req: &HttpRequest, p: &Principal, id: &str) -> Result<Handler> {
     let managed = managed_stations(req, p).await?;
     let handler = directory::handler(&state(req)?.db, id)
         .await?
@@ -301,13 +269,23 @@ async fn update_handler(
     body: JsonBody,
 ) -> Result<HttpResponse> {
     let current = managed_handler(&req, &p, &id).await?;
+    let changes = read_handler_changes(&body.value, &current)?;
     let state = state(&req)?;
-    let mut input = Input::new(&body.value)?;
+    let updated =
+        handlers::update(&state.db, state.now(), Actor::from(&p), current, changes).await?;
+    // Its tokens follow its status at once in this process.
+    state.standings.forget(&handler_key(&updated.id));
+    Ok(HttpResponse::Ok().json(views::handler(&updated)))
+}
+
+/// Reads a handler update, checked against the handler as it stands.
+fn read_handler_changes(body: &Value, current: &Handler) -> Result<HandlerChanges> {
+    let mut input = Input::new(body)?;
     let name = input.text("name", Optional, NAME_MAX);
     let delivery = input.parse::<DeliveryMode>("delivery", Optional);
     let webhook_url = input.url("webhook_url", Optional);
     let covers = read_covers(&mut input);
-    let rate = input.integer("delivery_rate_per_second", Optional, 1, 10_000);
+    let rate = input.integer("delivery_rate_per_second", Optional, 1, RATE_MAX);
     let status = input.parse::<HandlerStatus>("status", Optional);
     let kind: HandlerKind = current.kind.parse().map_err(Error::internal)?;
     if covers.is_some() && kind == HandlerKind::Merchant {
@@ -324,74 +302,13 @@ async fn update_handler(
         input.error("webhook_url", "is required for push delivery");
     }
     input.finish()?;
-    let now = state.now();
-    let suspending = matches!(
+    Ok(HandlerChanges {
+        name,
+        delivery,
+        webhook_url,
+        covers,
         status,
-        Some(HandlerStatus::Suspended | HandlerStatus::Withdrawn)
-    ) && current.status == HandlerStatus::Active.as_str();
-    let mut model = current.clone().into_active_model();
-    if let Some(name) = name {
-        model.name = Set(name);
-    }
-    if let Some(delivery) = delivery {
-        model.delivery = Set(delivery.as_str().into());
-    }
-    if let Some(url) = webhook_url {
-        model.webhook_url = Set(Some(url));
-    }
-    if let Some(covers) = covers {
-        model.covers = Set(json!(covers));
-    }
-    if let Some(status) = status {
-        model.status = Set(status.as_str().into());
-    }
-    if let Some(rate) = rate {
-        model.delivery_rate_per_second = Set(i32::try_from(rate).ok());
-    }
-    model.updated_at = Set(now.at);
-    // The status change and the escalation of the handler's open cases commit together.
-    let txn = state.db.begin().await?;
-    let updated = directory::save_handler(&txn, model).await?;
-    let action = match (current.status == updated.status, updated.status.as_str()) {
-        (true, _) => "handler.updated",
-        (false, "suspended") => "handler.suspended",
-        (false, "withdrawn") => "handler.withdrawn",
-        (false, _) => "handler.reinstated",
-    };
-    let change = Change {
-        action,
-        target_kind: "handler",
-        target_id: &updated.id,
-        detail: json!({ "before": handler_settings(&current), "after": handler_settings(&updated) }),
-    };
-    audit::record(&txn, &Actor::from(&p), change).await?;
-    if suspending {
-        let actor = Actor::from(&p);
-        for case in complaints::open_at_handler(&txn, &updated.id).await? {
-            complaints::transition_in(
-                &txn,
-                now,
-                &actor,
-                &case,
-                Action::Escalate(EscalationReason::HandlerSuspended),
-                json!({ "handler_status": updated.status }),
-                |_| {},
-            )
-            .await?;
-        }
-    }
-    txn.commit().await?;
-    // Its tokens follow its status at once in this process.
-    state.standings.forget(&handler_key(&updated.id));
-    Ok(HttpResponse::Ok().json(views::handler(&updated)))
-}
-
-/// What an admin may change on a handler, for the audit log.
-fn handler_settings(h: &entity::handler::Model) -> serde_json::Value {
-    json!({
-        "name": h.name, "delivery": h.delivery, "webhook_url": h.webhook_url,
-        "covers": h.covers, "status": h.status,
-        "delivery_rate_per_second": h.delivery_rate_per_second,
+        delivery_rate_per_second: rate.and_then(|r| i32::try_from(r).ok()),
     })
 }
 
@@ -407,23 +324,15 @@ async fn rotate_secret(
         .await?
         .ok_or(Error::NotFound)?;
     let overlap = Duration::seconds(state.config.delivery.secret_overlap_seconds as i64);
-    let txn = state.db.begin().await?;
-    let (handler, secret) = directory::rotate_webhook_secret(
-        &txn,
+    let (handler, secret) = handlers::rotate_secret(
+        &state.db,
         &state.sealer,
+        Actor::from(&p),
         handler,
         state.clock.now(),
         chrono::Utc::now() + overlap,
     )
     .await?;
-    let change = Change {
-        action: "handler.secret_rotated",
-        target_kind: "handler",
-        target_id: &handler.id,
-        detail: json!({ "previous_secret_valid_until": handler.previous_secret_until }),
-    };
-    audit::record(&txn, &Actor::from(&p), change).await?;
-    txn.commit().await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(json!({
@@ -433,43 +342,32 @@ async fn rotate_secret(
         })))
 }
 
-pub const PASSWORD_MIN: usize = 10;
-
 async fn create_staff(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpResponse> {
     p.require_admin()?;
     let state = state(&req)?;
     let mut input = Input::new(&body.value)?;
     let username = input.text("username", Required, 64);
-    let password = input.text("password", Required, 256);
-    if password
-        .as_ref()
-        .is_some_and(|p| p.chars().count() < PASSWORD_MIN)
-    {
-        input.error(
-            "password",
-            format!("must be at least {PASSWORD_MIN} characters"),
-        );
-    }
+    let password =
+        input
+            .text("password", Required, 256)
+            .and_then(|text| match Password::parse(&text) {
+                Ok(password) => Some(password),
+                Err(why) => {
+                    input.error("password", why.to_string());
+                    None
+                }
+            });
     let station = input.text("station_code", Required, CODE_MAX);
     input.finish()?;
-    let txn = state.db.begin().await?;
-    let user = directory::create_user(
-        &txn,
-        &Input::got(username, "username")?,
-        &Input::got(password, "password")?,
-        Role::Staff,
-        Some(&Input::got(station, "station_code")?),
+    let user = accounts::add_staff(
+        &state.db,
+        Actor::from(&p),
+        Input::got(username, "username")?,
+        Input::got(password, "password")?,
+        Input::got(station, "station_code")?,
         state.clock.now(),
     )
     .await?;
-    let change = Change {
-        action: "staff.created",
-        target_kind: "user",
-        target_id: &user.id,
-        detail: json!({ "username": user.username, "station_code": user.station_code }),
-    };
-    audit::record(&txn, &Actor::from(&p), change).await?;
-    txn.commit().await?;
     Ok(HttpResponse::Created().json(views::user(&user)))
 }
 

@@ -134,8 +134,8 @@ async fn login(req: HttpRequest, body: super::extract::JsonBody) -> Result<HttpR
         return Err(Error::Unauthorized("unknown user or wrong password"));
     }
     let user = user.ok_or(Error::Unauthorized("unknown user or wrong password"))?;
-    let principal =
-        Principal::of_user(user).ok_or(Error::Unauthorized("this account cannot sign in"))?;
+    let principal = Principal::of_account(user.id, &user.role, user.station_code)
+        .ok_or(Error::Unauthorized("this account cannot sign in"))?;
     answer(state.tokens.issue(&principal)?)
 }
 

@@ -3,8 +3,6 @@
 
 use actix_web::http::Method;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
-use entity::complaint;
-use sea_orm::{ColumnTrait, QueryFilter};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -21,7 +19,8 @@ use crate::domain::vocabulary::{Category, ConsumerDecision, Problem};
 use crate::error::{Error, Result};
 use crate::store::complaints::{self, NewComplaint};
 use crate::store::events::Actor;
-use crate::store::{self, idempotency, negotiation, scope};
+use crate::store::scope::CaseFilter;
+use crate::store::{self, Complaint, idempotency, negotiation, scope};
 use crate::views;
 
 pub fn routes() -> Vec<Route> {
@@ -182,7 +181,7 @@ async fn intake(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpR
             key: key.clone(),
         });
     }
-    let render = |case: &entity::complaint::Model| views::complaint(case, &p).to_string();
+    let render = |case: &Complaint| views::complaint(case, &p).to_string();
     let result = complaints::intake(
         &state.db,
         &state.intake,
@@ -228,20 +227,19 @@ async fn list(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
     partner_or_admin(&p)?;
     let state = state(&req)?;
     let q = Query::parse(&req, &["status", "external_ref"])?;
-    let mut select = scope::visible(&state.db, &p).await?;
-    if let Some(status) = q.filter::<Status>("status")? {
-        select = select.filter(complaint::Column::Status.eq(status.as_str()));
+    let external_ref = q.params.get("external_ref");
+    if external_ref.is_some_and(|r| r.chars().count() > 64) {
+        return Err(Error::field(
+            "external_ref",
+            "must be at most 64 characters",
+        ));
     }
-    if let Some(external_ref) = q.params.get("external_ref") {
-        if external_ref.chars().count() > 64 {
-            return Err(Error::field(
-                "external_ref",
-                "must be at most 64 characters",
-            ));
-        }
-        select = select.filter(complaint::Column::ExternalRef.eq(external_ref.as_str()));
-    }
-    let rows = complaints::page(&state.db, select, q.after.as_deref(), q.limit + 1).await?;
+    let filter = CaseFilter {
+        status: q.filter::<Status>("status")?,
+        external_ref: external_ref.cloned(),
+        ..CaseFilter::default()
+    };
+    let rows = scope::visible_page(&state.db, &p, &filter, q.after.as_deref(), q.limit + 1).await?;
     Ok(HttpResponse::Ok().json(page(
         rows,
         q.limit,

@@ -3,15 +3,15 @@
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
-use entity::{delivery_attempt, outbox};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::extract::{Auth, JsonBody, NoFields, Query, page, state};
 use super::guard::Callers;
 use super::input::{Input, Required};
 use super::{Route, route};
 use crate::error::{Error, Result};
-use crate::store::{deliveries, directory};
+use crate::store::events::Actor;
+use crate::store::{deliveries, directory, handlers};
 use crate::views;
 
 pub fn routes() -> Vec<Route> {
@@ -50,34 +50,6 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-fn event_view(o: &outbox::Model) -> Value {
-    json!({
-        "webhook_id": o.webhook_id,
-        "complaint_id": o.complaint_id,
-        "target": {"kind": o.target_kind, "id": o.target_id},
-        "type": o.event_type,
-        "status": o.status,
-        "attempts": o.attempts,
-        "next_attempt_at": views::time(&o.next_attempt_at),
-        "last_error": o.last_error,
-        "created_at": views::time(&o.created_at),
-        "delivered_at": o.delivered_at.as_ref().map(views::time),
-    })
-}
-
-fn attempt_view(a: &delivery_attempt::Model) -> Value {
-    json!({
-        "id": a.id,
-        "outbox_id": a.outbox_id,
-        "complaint_id": a.complaint_id,
-        "target": {"kind": a.target_kind, "id": a.target_id},
-        "attempted_at": views::time(&a.attempted_at),
-        "status_code": a.status_code,
-        "latency_ms": a.latency_ms,
-        "error": a.error,
-    })
-}
-
 async fn list_events(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
     p.require_admin()?;
     let state = state(&req)?;
@@ -98,7 +70,12 @@ async fn list_events(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
         q.limit + 1,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(page(rows, q.limit, |o| o.id.to_string(), event_view)))
+    Ok(HttpResponse::Ok().json(page(
+        rows,
+        q.limit,
+        |o| o.id.to_string(),
+        views::delivery_event,
+    )))
 }
 
 async fn list_attempts(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
@@ -113,7 +90,12 @@ async fn list_attempts(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> 
         q.limit + 1,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(page(rows, q.limit, |a| a.id.to_string(), attempt_view)))
+    Ok(HttpResponse::Ok().json(page(
+        rows,
+        q.limit,
+        |a| a.id.to_string(),
+        views::delivery_attempt,
+    )))
 }
 
 async fn redeliver(
@@ -127,7 +109,7 @@ async fn redeliver(
     let row = deliveries::redeliver(&state.db, &webhook_id)
         .await?
         .ok_or(Error::NotFound)?;
-    Ok(HttpResponse::Accepted().json(event_view(&row)))
+    Ok(HttpResponse::Accepted().json(views::delivery_event(&row)))
 }
 
 async fn replay(
@@ -166,7 +148,7 @@ async fn endpoint(req: HttpRequest, Auth(p): Auth, id: web::Path<String>) -> Res
     let handler = directory::handler(&state.db, &id)
         .await?
         .ok_or(Error::NotFound)?;
-    let e = deliveries::endpoint(&state.db, &format!("handler:{}", handler.id)).await?;
+    let e = deliveries::endpoint(&state.db, &handlers::endpoint_of(&handler)).await?;
     Ok(HttpResponse::Ok().json(json!({
         "handler_id": handler.id,
         "webhook_url": handler.webhook_url,
@@ -187,21 +169,6 @@ async fn resume(
     let handler = directory::handler(&state.db, &id)
         .await?
         .ok_or(Error::NotFound)?;
-    deliveries::save_endpoint(
-        &state.db,
-        &format!("handler:{}", handler.id),
-        "closed",
-        0,
-        None,
-    )
-    .await?;
-    deliveries::wake_target(&state.db, "handler", &handler.id).await?;
-    let change = crate::store::audit::Change {
-        action: "handler.endpoint_resumed",
-        target_kind: "handler",
-        target_id: &handler.id,
-        detail: serde_json::json!({}),
-    };
-    crate::store::audit::record(&state.db, &crate::store::events::Actor::from(&p), change).await?;
+    handlers::resume_endpoint(&state.db, Actor::from(&p), &handler).await?;
     endpoint(req, Auth(p), id).await
 }

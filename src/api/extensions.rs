@@ -3,8 +3,6 @@
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
-use entity::extension;
-use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
 
 use super::extract::{Auth, JsonBody, Query, page, state};
@@ -12,7 +10,8 @@ use super::guard::Callers;
 use super::input::{Input, Optional};
 use super::{Route, route};
 use crate::auth::Principal;
-use crate::error::{Error, Result};
+use crate::domain::vocabulary::ExtensionStatus;
+use crate::error::Result;
 use crate::store::events::Actor;
 use crate::store::{negotiation, scope};
 use crate::views;
@@ -35,32 +34,15 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-const STATUSES: [&str; 4] = ["pending", "approved", "rejected", "lapsed"];
-
 async fn list(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
     if !matches!(p, Principal::Admin { .. }) {
         p.staff()?;
     }
     let state = state(&req)?;
     let q = Query::parse(&req, &["status"])?;
-    let mut select = scope::extensions(&state.db, &p).await?;
-    if let Some(status) = q.params.get("status") {
-        if !STATUSES.contains(&status.as_str()) {
-            return Err(Error::field(
-                "status",
-                format!("must be one of: {}", STATUSES.join(", ")),
-            ));
-        }
-        select = select.filter(extension::Column::Status.eq(status.as_str()));
-    }
-    if let Some(after) = &q.after {
-        select = select.filter(extension::Column::Id.gt(after.as_str()));
-    }
-    let rows = select
-        .order_by_asc(extension::Column::Id)
-        .limit(q.limit + 1)
-        .all(&state.db)
-        .await?;
+    let status = q.filter::<ExtensionStatus>("status")?;
+    let rows =
+        scope::extensions_page(&state.db, &p, status, q.after.as_deref(), q.limit + 1).await?;
     Ok(HttpResponse::Ok().json(page(rows, q.limit, |e| e.id.clone(), views::extension)))
 }
 

@@ -2,8 +2,7 @@
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
-use entity::complaint;
-use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter};
+use sea_orm::ActiveValue::Set;
 use serde_json::json;
 
 use super::extract::{Auth, JsonBody, NoFields, Query, page, state};
@@ -15,10 +14,11 @@ use crate::auth::Principal;
 use crate::domain::lifecycle::{Action, Status};
 use crate::domain::vocabulary::{ContactMethod, Remedy};
 use crate::error::{Error, Result};
+use crate::store::Complaint;
 use crate::store::complaints;
 use crate::store::events::Actor;
 use crate::store::negotiation::{self, NewProposal, ReportedSettlement};
-use crate::store::scope;
+use crate::store::scope::{self, CaseFilter};
 use crate::views;
 
 pub fn routes() -> Vec<Route> {
@@ -68,11 +68,7 @@ pub fn routes() -> Vec<Route> {
 const NOTE_MAX: usize = 1000;
 
 /// The first time a handler is shown a routed complaint is its delivery.
-async fn deliver_on_read(
-    state: &AppState,
-    p: &Principal,
-    case: complaint::Model,
-) -> Result<complaint::Model> {
+async fn deliver_on_read(state: &AppState, p: &Principal, case: Complaint) -> Result<Complaint> {
     if case.status != Status::Routed.as_str() {
         return Ok(case);
     }
@@ -100,11 +96,11 @@ async fn list(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
     p.handler_id()?;
     let state = state(&req)?;
     let q = Query::parse(&req, &["status"])?;
-    let mut select = scope::visible(&state.db, &p).await?;
-    if let Some(status) = q.filter::<Status>("status")? {
-        select = select.filter(complaint::Column::Status.eq(status.as_str()));
-    }
-    let rows = complaints::page(&state.db, select, q.after.as_deref(), q.limit + 1).await?;
+    let filter = CaseFilter {
+        status: q.filter::<Status>("status")?,
+        ..CaseFilter::default()
+    };
+    let rows = scope::visible_page(&state.db, &p, &filter, q.after.as_deref(), q.limit + 1).await?;
     let mut shown = Vec::with_capacity(rows.len());
     for (i, case) in rows.into_iter().enumerate() {
         // The look-ahead row is not shown, so it is not delivered either.
@@ -131,7 +127,7 @@ async fn get(req: HttpRequest, Auth(p): Auth, id: web::Path<String>) -> Result<H
 }
 
 /// The handler's case by id; 404 unless it is the handler's.
-async fn own_case(req: &HttpRequest, p: &Principal, id: &str) -> Result<complaint::Model> {
+async fn own_case(req: &HttpRequest, p: &Principal, id: &str) -> Result<Complaint> {
     p.handler_id()?;
     scope::find(&state(req)?.db, p, id).await
 }

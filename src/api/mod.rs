@@ -28,9 +28,10 @@ use guard::Callers;
 
 use crate::error::Error;
 
-/// Enrolment as the admin API does it, for the command line's bootstrap.
-pub use admin::{enrol_handler, enrol_station};
-pub use partners::enrol_partner;
+/// Enrolment bodies read and answered as the admin API does it, for the
+/// command line's bootstrap (which calls the same store use cases).
+pub use admin::{enrolled_handler, read_handler, read_station};
+pub use partners::{enrolled_partner, read_partner};
 
 /// One route of the API: the method and path openapi.yaml must describe, who
 /// may call it, and how to mount it. The server mounts exactly this list.

@@ -3,7 +3,6 @@
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
-use sea_orm::{ActiveValue::Set, IntoActiveModel, TransactionTrait};
 use serde_json::{Value, json};
 
 use super::admin::NAME_MAX;
@@ -11,12 +10,12 @@ use super::extract::{Auth, JsonBody, NoFields, Query, page, state};
 use super::guard::Callers;
 use super::input::{Input, Optional, Required};
 use super::{Route, route};
-use crate::app::AppState;
 use crate::auth::standing::partner_key;
 use crate::error::{Error, Result};
-use crate::store::audit::{self, Change};
-use crate::store::directory::{self, NewPartner};
+use crate::store::Partner;
+use crate::store::directory;
 use crate::store::events::Actor;
+use crate::store::partners::{self, EnrolledPartner, NewPartner, PartnerChanges};
 use crate::views;
 
 pub fn routes() -> Vec<Route> {
@@ -32,57 +31,53 @@ pub fn routes() -> Vec<Route> {
 const RATE_MAX: i64 = 10_000;
 const BURST_MAX: i64 = 100_000;
 
-fn quota(p: &entity::partner::Model) -> Value {
-    json!({ "rate_per_second": p.rate_per_second, "burst": p.burst })
-}
-
 async fn create(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpResponse> {
     p.require_admin()?;
-    let partner = enrol_partner(&*state(&req)?, &Actor::from(&p), &body.value).await?;
+    let new = read_partner(&body.value)?;
+    let state = state(&req)?;
+    let enrolled = partners::enrol(
+        &state.db,
+        &state.sealer,
+        Actor::from(&p),
+        new,
+        state.clock.now(),
+    )
+    .await?;
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
-        .json(partner))
+        .json(enrolled_partner(&enrolled)))
 }
 
-/// Validates a partner's body, creates it with its quota and records the audit
-/// entry: the one way a partner is made, from the API and from the command line.
-/// The answer holds its secrets, shown only here.
-pub async fn enrol_partner(state: &AppState, actor: &Actor, body: &Value) -> Result<Value> {
+/// Reads a partner's body; the command line reads its flags through here too.
+pub fn read_partner(body: &Value) -> Result<NewPartner> {
     let mut input = Input::new(body)?;
     let name = input.text("name", Required, NAME_MAX);
     let rate = input.integer("rate_per_second", Required, 1, RATE_MAX);
     let burst = input.integer("burst", Required, 1, BURST_MAX);
     let callback_url = input.url("callback_url", Optional);
     input.finish()?;
-    let txn = state.db.begin().await?;
-    let (partner, credentials, webhook_secret) = directory::create_partner(
-        &txn,
-        &state.sealer,
-        NewPartner {
-            name: Input::got(name, "name")?,
-            rate_per_second: i32::try_from(Input::got(rate, "rate_per_second")?)
-                .map_err(Error::internal)?,
-            burst: i32::try_from(Input::got(burst, "burst")?).map_err(Error::internal)?,
-            callback_url,
-        },
-        state.clock.now(),
-    )
-    .await?;
-    let change = Change {
-        action: "partner.created",
-        target_kind: "partner",
-        target_id: &partner.id,
-        detail: json!({ "name": partner.name, "quota": quota(&partner), "callback_url": partner.callback_url }),
-    };
-    audit::record(&txn, actor, change).await?;
-    txn.commit().await?;
-    let mut answer = views::partner(&partner);
-    answer["client_id"] = json!(credentials.client_id);
-    answer["client_secret"] = json!(credentials.client_secret);
-    if let Some(secret) = webhook_secret {
+    Ok(NewPartner {
+        name: Input::got(name, "name")?,
+        rate_per_second: quota(Input::got(rate, "rate_per_second")?)?,
+        burst: quota(Input::got(burst, "burst")?)?,
+        callback_url,
+    })
+}
+
+/// A quota figure, already checked against its maximum.
+fn quota(n: i64) -> Result<i32> {
+    i32::try_from(n).map_err(Error::internal)
+}
+
+/// A new partner as answered: with its secrets, shown only this once.
+pub fn enrolled_partner(enrolled: &EnrolledPartner) -> Value {
+    let mut answer = views::partner(&enrolled.partner);
+    answer["client_id"] = json!(enrolled.credentials.client_id);
+    answer["client_secret"] = json!(enrolled.credentials.client_secret);
+    if let Some(secret) = &enrolled.webhook_secret {
         answer["webhook_secret"] = json!(secret);
     }
-    Ok(answer)
+    answer
 }
 
 async fn list(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
@@ -94,10 +89,9 @@ async fn list(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
 }
 
 /// A partner that has not been removed, or 404.
-async fn existing(req: &HttpRequest, id: &str) -> Result<entity::partner::Model> {
-    directory::partner(&state(req)?.db, id)
+async fn existing(req: &HttpRequest, id: &str) -> Result<Partner> {
+    partners::find_active(&state(req)?.db, id)
         .await?
-        .filter(|p| p.status == "active")
         .ok_or(Error::NotFound)
 }
 
@@ -119,35 +113,13 @@ async fn update(
     let rate = input.integer("rate_per_second", Optional, 1, RATE_MAX);
     let burst = input.integer("burst", Optional, 1, BURST_MAX);
     input.finish()?;
-    let current = existing(&req, &id).await?;
-    let mut model = current.clone().into_active_model();
-    if let Some(name) = name {
-        model.name = Set(name);
-    }
-    if let Some(rate) = rate {
-        model.rate_per_second = Set(i32::try_from(rate).map_err(Error::internal)?);
-    }
-    if let Some(burst) = burst {
-        model.burst = Set(i32::try_from(burst).map_err(Error::internal)?);
-    }
-    let txn = state.db.begin().await?;
-    let updated = directory::save_partner(&txn, model).await?;
-    let quota_changed = quota(&current) != quota(&updated);
-    let change = Change {
-        action: if quota_changed {
-            "partner.quota_changed"
-        } else {
-            "partner.updated"
-        },
-        target_kind: "partner",
-        target_id: &updated.id,
-        detail: json!({
-            "before": { "name": current.name, "quota": quota(&current) },
-            "after": { "name": updated.name, "quota": quota(&updated) },
-        }),
+    let changes = PartnerChanges {
+        name,
+        rate_per_second: rate.map(quota).transpose()?,
+        burst: burst.map(quota).transpose()?,
     };
-    audit::record(&txn, &Actor::from(&p), change).await?;
-    txn.commit().await?;
+    let current = existing(&req, &id).await?;
+    let updated = partners::update(&state.db, Actor::from(&p), current, changes).await?;
     state.standings.forget(&partner_key(&updated.id));
     Ok(HttpResponse::Ok().json(views::partner(&updated)))
 }
@@ -163,18 +135,7 @@ async fn remove(
     p.require_admin()?;
     let state = state(&req)?;
     let current = existing(&req, &id).await?;
-    let mut model = current.into_active_model();
-    model.status = Set("deleted".into());
-    let txn = state.db.begin().await?;
-    let removed = directory::save_partner(&txn, model).await?;
-    let change = Change {
-        action: "partner.deleted",
-        target_kind: "partner",
-        target_id: &removed.id,
-        detail: json!({ "name": removed.name }),
-    };
-    audit::record(&txn, &Actor::from(&p), change).await?;
-    txn.commit().await?;
+    let removed = partners::remove(&state.db, Actor::from(&p), current).await?;
     state.standings.forget(&partner_key(&removed.id));
     Ok(HttpResponse::NoContent().finish())
 }

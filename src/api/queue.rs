@@ -2,8 +2,6 @@
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
-use entity::complaint;
-use sea_orm::{ColumnTrait, QueryFilter};
 
 use super::extract::{Auth, JsonBody, NoFields, Query, page, state};
 use super::guard::Callers;
@@ -12,9 +10,9 @@ use super::{Route, route};
 use crate::auth::Principal;
 use crate::domain::lifecycle::{CloseResult, EscalationReason, Status};
 use crate::error::Result;
-use crate::store::complaints;
+use crate::store::Complaint;
 use crate::store::events::Actor;
-use crate::store::scope;
+use crate::store::scope::{self, CaseFilter};
 use crate::store::station::{self, Step};
 use crate::views;
 
@@ -50,17 +48,13 @@ const NOTE_MAX: usize = 2000;
 async fn list(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
     let state = state(&req)?;
     let q = Query::parse(&req, &["status", "reason", "overdue"])?;
-    let mut select = scope::queue(&state.db, &p).await?;
-    if let Some(status) = q.filter::<Status>("status")? {
-        select = select.filter(complaint::Column::Status.eq(status.as_str()));
-    }
-    if let Some(reason) = q.filter::<EscalationReason>("reason")? {
-        select = select.filter(complaint::Column::EscalationReason.eq(reason.as_str()));
-    }
-    if let Some(overdue) = q.filter::<bool>("overdue")? {
-        select = select.filter(complaint::Column::StationOverdue.eq(overdue));
-    }
-    let rows = complaints::page(&state.db, select, q.after.as_deref(), q.limit + 1).await?;
+    let filter = CaseFilter {
+        status: q.filter::<Status>("status")?,
+        escalation_reason: q.filter::<EscalationReason>("reason")?,
+        station_overdue: q.filter::<bool>("overdue")?,
+        ..CaseFilter::default()
+    };
+    let rows = scope::queue_page(&state.db, &p, &filter, q.after.as_deref(), q.limit + 1).await?;
     Ok(HttpResponse::Ok().json(page(
         rows,
         q.limit,
@@ -76,7 +70,7 @@ async fn get(req: HttpRequest, Auth(p): Auth, id: web::Path<String>) -> Result<H
 
 /// A case in the caller's queue (403 for other roles, 404 outside the
 /// subtree), looked up before the body is read.
-async fn queue_case(req: &HttpRequest, p: &Principal, id: &str) -> Result<complaint::Model> {
+async fn queue_case(req: &HttpRequest, p: &Principal, id: &str) -> Result<Complaint> {
     scope::find_in_queue(&state(req)?.db, p, id).await
 }
 
@@ -85,7 +79,7 @@ async fn queue_case(req: &HttpRequest, p: &Principal, id: &str) -> Result<compla
 async fn act(
     req: &HttpRequest,
     p: &Principal,
-    case: complaint::Model,
+    case: Complaint,
     step: Step,
 ) -> Result<HttpResponse> {
     let state = state(req)?;

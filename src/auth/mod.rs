@@ -76,13 +76,18 @@ impl Principal {
         }
     }
 
-    /// The principal a signed-in user acts as; `None` for an account that
-    /// cannot sign in (a staff account without a station).
-    pub fn of_user(user: entity::user::Model) -> Option<Principal> {
-        match (user.role.parse::<Role>(), user.station_code) {
-            (Ok(Role::Admin), _) => Some(Principal::Admin { user_id: user.id }),
+    /// The principal a signed-in account acts as, from its stored id, role
+    /// and station; `None` for an account that cannot sign in (a staff
+    /// account without a station).
+    pub fn of_account(
+        user_id: String,
+        role: &str,
+        station_code: Option<String>,
+    ) -> Option<Principal> {
+        match (role.parse::<Role>(), station_code) {
+            (Ok(Role::Admin), _) => Some(Principal::Admin { user_id }),
             (Ok(Role::Staff), Some(station_code)) => Some(Principal::Staff {
-                user_id: user.id,
+                user_id,
                 station_code,
             }),
             _ => None,

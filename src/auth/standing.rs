@@ -8,11 +8,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use sea_orm::DatabaseConnection;
-
 use super::Principal;
 use crate::error::Result;
-use crate::store::directory;
+use crate::store::{Db, directory};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Standing {
@@ -26,7 +24,7 @@ pub enum Standing {
 }
 
 pub struct Standings {
-    db: DatabaseConnection,
+    db: Db,
     fresh_for: Duration,
     cache: Mutex<HashMap<String, (Standing, Instant)>>,
 }
@@ -51,7 +49,7 @@ pub fn owner_key(p: &Principal) -> String {
 }
 
 impl Standings {
-    pub fn new(db: DatabaseConnection, fresh_for: Duration) -> Standings {
+    pub fn new(db: Db, fresh_for: Duration) -> Standings {
         Standings {
             db,
             fresh_for,

@@ -9,11 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, Utc};
-use entity::outbox;
 use governor::clock::DefaultClock;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
-use sea_orm::{ActiveValue::Set, DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use sea_orm::{ActiveValue::Set, DatabaseTransaction, TransactionTrait};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -27,7 +26,7 @@ use crate::domain::deadlines::Policy;
 use crate::domain::lifecycle::{Action, EscalationReason, Status};
 use crate::metrics::Metrics;
 use crate::store::events::Actor;
-use crate::store::{complaints, deliveries, directory, outbox as queue};
+use crate::store::{Complaint, Db, OutboxRow, complaints, deliveries, directory, outbox as queue};
 
 /// Where a row goes, with which secrets, at what rate.
 struct Destination {
@@ -65,7 +64,7 @@ impl Limiters {
 }
 
 pub struct Deliverer {
-    db: DatabaseConnection,
+    db: Db,
     clock: BusinessClock,
     policy: Arc<Policy>,
     sealer: Arc<Sealer>,
@@ -78,13 +77,13 @@ pub struct Deliverer {
 
 /// One attempt and how it ended.
 struct Sent {
-    row: outbox::Model,
+    row: OutboxRow,
     at: chrono::DateTime<Utc>,
     elapsed: StdDuration,
     outcome: Outcome,
 }
 
-fn endpoint_key(row: &outbox::Model) -> String {
+fn endpoint_key(row: &OutboxRow) -> String {
     format!("{}:{}", row.target_kind, row.target_id)
 }
 
@@ -104,7 +103,7 @@ enum Outcome {
 enum Settle<'a> {
     Delivered(Vec<i64>),
     Dead {
-        row: &'a outbox::Model,
+        row: &'a OutboxRow,
         attempted: bool,
         error: &'a str,
     },
@@ -148,7 +147,7 @@ const BOOKKEEPING: Duration = Duration::milliseconds(500);
 
 impl Deliverer {
     pub fn new(
-        db: DatabaseConnection,
+        db: Db,
         clock: BusinessClock,
         policy: Arc<Policy>,
         sealer: Arc<Sealer>,
@@ -193,7 +192,7 @@ impl Deliverer {
     /// database and delivers up to `workers` batches of them at once, and
     /// `workers` hand-off workers, which deliver the rows this process's
     /// commits leased to them through `handed`.
-    pub fn spawn(self: &Arc<Self>, handed: mpsc::Receiver<outbox::Model>) -> Vec<JoinHandle<()>> {
+    pub fn spawn(self: &Arc<Self>, handed: mpsc::Receiver<OutboxRow>) -> Vec<JoinHandle<()>> {
         let handed = Arc::new(tokio::sync::Mutex::new(handed));
         let mut tasks = Vec::with_capacity(self.config.workers + 1);
         let me = Arc::clone(self);
@@ -215,7 +214,7 @@ impl Deliverer {
     /// Delivers rows handed over by commits in this process. A row whose lease
     /// would run out before its attempt could finish is left to be claimed
     /// once it has, so it is never sent by two workers at once.
-    async fn run_handed(&self, handed: Arc<tokio::sync::Mutex<mpsc::Receiver<outbox::Model>>>) {
+    async fn run_handed(&self, handed: Arc<tokio::sync::Mutex<mpsc::Receiver<OutboxRow>>>) {
         let limit = self.config.batch_size as usize;
         loop {
             let mut rows = Vec::with_capacity(limit);
@@ -241,7 +240,7 @@ impl Deliverer {
         until.map(|until| until - attempt)
     }
 
-    fn holds_lease(&self, row: &outbox::Model) -> bool {
+    fn holds_lease(&self, row: &OutboxRow) -> bool {
         self.send_by(row.locked_until)
             .is_some_and(|by| by > Utc::now())
     }
@@ -289,7 +288,7 @@ impl Deliverer {
         }
     }
 
-    async fn destination(&self, row: &outbox::Model) -> crate::error::Result<Option<Destination>> {
+    async fn destination(&self, row: &OutboxRow) -> crate::error::Result<Option<Destination>> {
         let open = |sealed: &str| self.sealer.open(sealed);
         Ok(match row.target_kind.as_str() {
             "handler" => {
@@ -329,7 +328,7 @@ impl Deliverer {
     /// Delivers one claimed batch: destinations and breaker states are read once
     /// per target, the requests go out concurrently, and the attempts and
     /// successes are written back in bulk.
-    async fn deliver_batch(&self, rows: Vec<outbox::Model>) -> crate::error::Result<()> {
+    async fn deliver_batch(&self, rows: Vec<OutboxRow>) -> crate::error::Result<()> {
         let mut destinations: HashMap<String, Option<Arc<Destination>>> = HashMap::new();
         for row in &rows {
             if let Entry::Vacant(slot) = destinations.entry(endpoint_key(row)) {
@@ -547,7 +546,7 @@ impl Deliverer {
     /// transaction.
     async fn give_up(
         &self,
-        row: &outbox::Model,
+        row: &OutboxRow,
         attempted: bool,
         error: &str,
     ) -> crate::error::Result<()> {
@@ -560,20 +559,19 @@ impl Deliverer {
             return settle.write(&self.db).await;
         }
         let escalate = Action::Escalate(EscalationReason::DeliveryFailed);
-        let payload = |_: &outbox::Model| json!({ "webhook_id": row.webhook_id, "error": error });
+        let payload = |_: &OutboxRow| json!({ "webhook_id": row.webhook_id, "error": error });
         self.settle_forward(&settle, row, escalate, payload).await
     }
 
     /// A 2xx for `complaint.forwarded` is the delivery of a routed case: the
     /// batch's rows are settled and their cases moved in one transaction; if
     /// that cannot be done for all of them, each row on its own.
-    async fn mark_cases_delivered(&self, rows: &[&outbox::Model]) -> crate::error::Result<()> {
+    async fn mark_cases_delivered(&self, rows: &[&OutboxRow]) -> crate::error::Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
         let ids = rows.iter().map(|r| r.id).collect();
-        let payload =
-            |row: &outbox::Model| json!({ "via": "webhook", "webhook_id": row.webhook_id });
+        let payload = |row: &OutboxRow| json!({ "via": "webhook", "webhook_id": row.webhook_id });
         match self
             .settle_forwards(&Settle::Delivered(ids), rows, Action::Deliver, payload)
             .await
@@ -594,9 +592,9 @@ impl Deliverer {
     async fn settle_forward(
         &self,
         settle: &Settle<'_>,
-        row: &outbox::Model,
+        row: &OutboxRow,
         action: Action,
-        payload: impl Fn(&outbox::Model) -> serde_json::Value,
+        payload: impl Fn(&OutboxRow) -> serde_json::Value,
     ) -> crate::error::Result<()> {
         match self.settle_forwards(settle, &[row], action, payload).await {
             Err(err) if !err.is_transient() => {
@@ -614,20 +612,19 @@ impl Deliverer {
     async fn settle_forwards(
         &self,
         settle: &Settle<'_>,
-        rows: &[&outbox::Model],
+        rows: &[&OutboxRow],
         action: Action,
-        payload: impl Fn(&outbox::Model) -> serde_json::Value,
+        payload: impl Fn(&OutboxRow) -> serde_json::Value,
     ) -> crate::error::Result<()> {
         let mut attempt = 0;
         loop {
             let ids = rows.iter().map(|r| r.complaint_id.clone()).collect();
-            let cases: HashMap<String, entity::complaint::Model> =
-                complaints::find_many(&self.db, ids)
-                    .await?
-                    .into_iter()
-                    .filter(|c| c.status == Status::Routed.as_str())
-                    .map(|c| (c.id.clone(), c))
-                    .collect();
+            let cases: HashMap<String, Complaint> = complaints::find_many(&self.db, ids)
+                .await?
+                .into_iter()
+                .filter(|c| c.status == Status::Routed.as_str())
+                .map(|c| (c.id.clone(), c))
+                .collect();
             let routed = rows
                 .iter()
                 .filter_map(|row| Some((cases.get(&row.complaint_id)?, payload(row))))
@@ -647,7 +644,7 @@ impl Deliverer {
     async fn settle_moving(
         &self,
         settle: &Settle<'_>,
-        cases: Vec<(&entity::complaint::Model, serde_json::Value)>,
+        cases: Vec<(&Complaint, serde_json::Value)>,
         action: Action,
     ) -> crate::error::Result<()> {
         let txn = self.db.begin().await?;
@@ -708,7 +705,7 @@ impl Deliverer {
         }
     }
 
-    async fn send(&self, row: &outbox::Model, dest: &Destination) -> Outcome {
+    async fn send(&self, row: &OutboxRow, dest: &Destination) -> Outcome {
         let failed = |status: Option<u16>, error: String| Outcome::Failed {
             status,
             error,

@@ -5,6 +5,7 @@ pub mod case_file;
 pub mod credit_code;
 pub mod deadlines;
 pub mod lifecycle;
+pub mod password;
 pub mod phone;
 pub mod report;
 pub mod routing;

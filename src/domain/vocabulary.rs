@@ -87,6 +87,16 @@ string_enum!(
 );
 
 string_enum!(
+    /// Where a handler's request for more working days stands (SPEC §5).
+    ExtensionStatus {
+        Pending => "pending",
+        Approved => "approved",
+        Rejected => "rejected",
+        Lapsed => "lapsed",
+    }
+);
+
+string_enum!(
     ConsumerDecision {
         Accept => "accept",
         Reject => "reject",

@@ -1,55 +1,70 @@
-//! Stations, handlers, partners, staff and their credentials.
+//! Stations, handlers, partners, staff and their credentials: finding them,
+//! and making the station tree. Enrolling and changing the others are the use
+//! cases of `handlers`, `partners` and `accounts`.
 
 use chrono::{DateTime, Utc};
 use entity::{api_client, handler, partner, station, user};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde_json::json;
 
+use super::Db;
+use super::audit::{self, Change};
+use super::events::Actor;
 use crate::auth::secrets::{self, Sealer};
 use crate::domain::routing::Candidate;
-use crate::domain::vocabulary::{DeliveryMode, HandlerKind, HandlerStatus, Role};
+use crate::domain::vocabulary::{HandlerKind, HandlerStatus};
 use crate::error::{Error, Result};
-
-use super::new_id;
 
 // ---- stations ----
 
-pub async fn create_station<C: ConnectionTrait>(
-    db: &C,
-    code: &str,
-    name: &str,
-    parent_code: Option<&str>,
+pub struct NewStation {
+    pub code: String,
+    pub name: String,
+    /// The station above it; `None` for a root.
+    pub parent_code: Option<String>,
+}
+
+/// The one way a station is made, from the API, the command line and the
+/// demo: under an existing parent, with its audit entry, in one transaction.
+/// A code already taken is a conflict.
+pub async fn create_station(
+    db: &Db,
+    actor: Actor,
+    new: NewStation,
     now: DateTime<Utc>,
 ) -> Result<station::Model> {
-    if let Some(parent) = parent_code
-        && station::Entity::find_by_id(parent.to_string())
-            .one(db)
-            .await?
-            .is_none()
+    let txn = db.begin().await?;
+    if let Some(parent) = &new.parent_code
+        && !station_exists(&txn, parent).await?
     {
         return Err(Error::field("parent_code", "no station has this code"));
     }
-    if station::Entity::find_by_id(code.to_string())
-        .one(db)
-        .await?
-        .is_some()
-    {
+    if station_exists(&txn, &new.code).await? {
         return Err(Error::Conflict {
-            detail: format!("station {code} already exists"),
-            extra: json!({ "existing_code": code }),
+            detail: format!("station {} already exists", new.code),
+            extra: json!({ "existing_code": new.code }),
         });
     }
-    Ok(station::ActiveModel {
-        code: Set(code.to_string()),
-        name: Set(name.to_string()),
-        parent_code: Set(parent_code.map(str::to_string)),
+    let station = station::ActiveModel {
+        code: Set(new.code),
+        name: Set(new.name),
+        parent_code: Set(new.parent_code),
         created_at: Set(now),
     }
-    .insert(db)
-    .await?)
+    .insert(&txn)
+    .await?;
+    let change = Change {
+        action: "station.created",
+        target_kind: "station",
+        target_id: &station.code,
+        detail: json!({ "name": station.name, "parent_code": station.parent_code }),
+    };
+    audit::record(&txn, &actor, change).await?;
+    txn.commit().await?;
+    Ok(station)
 }
 
 pub async fn stations<C: ConnectionTrait>(db: &C) -> Result<Vec<station::Model>> {
@@ -108,7 +123,7 @@ pub struct Credentials {
     pub client_secret: String,
 }
 
-async fn issue_credentials<C: ConnectionTrait>(
+pub(super) async fn issue_credentials<C: ConnectionTrait>(
     db: &C,
     owner_kind: &str,
     owner_id: &str,
@@ -142,77 +157,6 @@ pub async fn find_client<C: ConnectionTrait>(
 
 // ---- handlers ----
 
-pub struct NewHandler {
-    pub kind: HandlerKind,
-    pub name: String,
-    pub credit_code: Option<String>,
-    pub station_code: String,
-    pub delivery: DeliveryMode,
-    pub webhook_url: Option<String>,
-    pub covers: Vec<String>,
-    pub delivery_rate_per_second: Option<i32>,
-}
-
-pub struct EnrolledHandler {
-    pub handler: handler::Model,
-    pub credentials: Credentials,
-    pub webhook_secret: String,
-}
-
-pub async fn enroll_handler<C: TransactionTrait<Transaction = DatabaseTransaction>>(
-    db: &C,
-    sealer: &Sealer,
-    new: NewHandler,
-    now: DateTime<Utc>,
-) -> Result<EnrolledHandler> {
-    let txn = db.begin().await?;
-    if !station_exists(&txn, &new.station_code).await? {
-        return Err(Error::field("station_code", "no station has this code"));
-    }
-    if let Some(code) = &new.credit_code
-        && new.kind == HandlerKind::Merchant
-        && let Some(existing) = handler::Entity::find()
-            .filter(handler::Column::CreditCode.eq(code.as_str()))
-            .filter(handler::Column::Kind.eq(HandlerKind::Merchant.as_str()))
-            .filter(handler::Column::Status.ne(HandlerStatus::Withdrawn.as_str()))
-            .one(&txn)
-            .await?
-    {
-        return Err(Error::Conflict {
-            detail: "a merchant handler with this credit code is already enrolled".into(),
-            extra: json!({ "existing_id": existing.id }),
-        });
-    }
-    let id = new_id();
-    let webhook_secret = secrets::generate_webhook_secret()?;
-    let handler = handler::ActiveModel {
-        id: Set(id.clone()),
-        kind: Set(new.kind.as_str().into()),
-        name: Set(new.name),
-        credit_code: Set(new.credit_code),
-        station_code: Set(new.station_code),
-        delivery: Set(new.delivery.as_str().into()),
-        webhook_url: Set(new.webhook_url),
-        covers: Set(json!(new.covers)),
-        status: Set(HandlerStatus::Active.as_str().into()),
-        webhook_secret: Set(sealer.seal(&webhook_secret)?),
-        previous_webhook_secret: Set(None),
-        previous_secret_until: Set(None),
-        delivery_rate_per_second: Set(new.delivery_rate_per_second),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
-    let credentials = issue_credentials(&txn, "handler", &id, now).await?;
-    txn.commit().await?;
-    Ok(EnrolledHandler {
-        handler,
-        credentials,
-        webhook_secret,
-    })
-}
-
 pub async fn handler<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<handler::Model>> {
     Ok(handler::Entity::find_by_id(id.to_string()).one(db).await?)
 }
@@ -232,32 +176,6 @@ pub async fn handlers<C: ConnectionTrait>(
         q = q.filter(handler::Column::Id.gt(after));
     }
     Ok(q.limit(limit).all(db).await?)
-}
-
-pub async fn save_handler<C: ConnectionTrait>(
-    db: &C,
-    model: handler::ActiveModel,
-) -> Result<handler::Model> {
-    Ok(model.update(db).await?)
-}
-
-/// A new signing secret; the old one keeps signing beside it until
-/// `overlap_until` (real time), so receivers can switch without missing events.
-pub async fn rotate_webhook_secret<C: ConnectionTrait>(
-    db: &C,
-    sealer: &Sealer,
-    current: handler::Model,
-    now: DateTime<Utc>,
-    overlap_until: DateTime<Utc>,
-) -> Result<(handler::Model, String)> {
-    let secret = secrets::generate_webhook_secret()?;
-    let previous = current.webhook_secret.clone();
-    let mut model: handler::ActiveModel = current.into();
-    model.webhook_secret = Set(sealer.seal(&secret)?);
-    model.previous_webhook_secret = Set(Some(previous));
-    model.previous_secret_until = Set(Some(overlap_until));
-    model.updated_at = Set(now);
-    Ok((model.update(db).await?, secret))
 }
 
 /// Handlers that might take a complaint about one of `credit_codes`: their
@@ -322,45 +240,6 @@ fn candidate(h: &handler::Model) -> Result<Candidate> {
 
 // ---- partners ----
 
-pub struct NewPartner {
-    pub name: String,
-    pub rate_per_second: i32,
-    pub burst: i32,
-    pub callback_url: Option<String>,
-}
-
-pub async fn create_partner<C: TransactionTrait<Transaction = DatabaseTransaction>>(
-    db: &C,
-    sealer: &Sealer,
-    new: NewPartner,
-    now: DateTime<Utc>,
-) -> Result<(partner::Model, Credentials, Option<String>)> {
-    let txn = db.begin().await?;
-    let id = new_id();
-    let webhook_secret = match new.callback_url {
-        Some(_) => Some(secrets::generate_webhook_secret()?),
-        None => None,
-    };
-    let partner = partner::ActiveModel {
-        id: Set(id.clone()),
-        name: Set(new.name),
-        rate_per_second: Set(new.rate_per_second),
-        burst: Set(new.burst),
-        callback_url: Set(new.callback_url),
-        status: Set("active".into()),
-        webhook_secret: Set(webhook_secret
-            .as_deref()
-            .map(|s| sealer.seal(s))
-            .transpose()?),
-        created_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
-    let credentials = issue_credentials(&txn, "partner", &id, now).await?;
-    txn.commit().await?;
-    Ok((partner, credentials, webhook_secret))
-}
-
 pub async fn partners<C: ConnectionTrait>(
     db: &C,
     after: Option<&str>,
@@ -379,39 +258,6 @@ pub async fn partner<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<part
 
 // ---- staff and admins ----
 
-pub async fn create_user<C: ConnectionTrait>(
-    db: &C,
-    username: &str,
-    password: &str,
-    role: Role,
-    station_code: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<user::Model> {
-    if let Some(code) = station_code
-        && !station_exists(db, code).await?
-    {
-        return Err(Error::field("station_code", "no station has this code"));
-    }
-    if user::Entity::find()
-        .filter(user::Column::Username.eq(username))
-        .one(db)
-        .await?
-        .is_some()
-    {
-        return Err(Error::conflict(format!("user {username} already exists")));
-    }
-    Ok(user::ActiveModel {
-        id: Set(new_id()),
-        username: Set(username.to_string()),
-        password_hash: Set(secrets::hash(password)?),
-        role: Set(role.as_str().into()),
-        station_code: Set(station_code.map(str::to_string)),
-        created_at: Set(now),
-    }
-    .insert(db)
-    .await?)
-}
-
 pub async fn user_by_name<C: ConnectionTrait>(
     db: &C,
     username: &str,
@@ -424,13 +270,6 @@ pub async fn user_by_name<C: ConnectionTrait>(
 
 pub async fn user<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<user::Model>> {
     Ok(user::Entity::find_by_id(id.to_string()).one(db).await?)
-}
-
-pub async fn save_partner<C: ConnectionTrait>(
-    db: &C,
-    model: partner::ActiveModel,
-) -> Result<partner::Model> {
-    Ok(model.update(db).await?)
 }
 
 /// Encrypts webhook secrets stored in plain text by an earlier version.

@@ -1,5 +1,6 @@
 //! Queries and transactions over the `entity` crate. Nothing else touches sea-orm.
 
+pub mod accounts;
 pub mod audit;
 pub mod bulk;
 pub mod complaints;
@@ -9,10 +10,12 @@ pub mod directory;
 pub mod events;
 pub mod facts;
 pub mod followups;
+pub mod handlers;
 pub mod idempotency;
 pub mod intake_writer;
 pub mod negotiation;
 pub mod outbox;
+pub mod partners;
 pub mod reports;
 pub mod routing_reader;
 pub mod scope;
@@ -25,6 +28,14 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 pub use sea_orm::DatabaseConnection as Db;
+
+/// The rows the store answers with. Outside the store they are plain data to
+/// read and show; every change to one goes through a store function.
+pub use entity::complaint::Model as Complaint;
+pub use entity::handler::Model as Handler;
+pub use entity::outbox::Model as OutboxRow;
+pub use entity::partner::Model as Partner;
+pub use entity::user::Model as User;
 
 /// Opens the pool. SQLite gets one connection: it has one writer anyway, and a
 /// single connection never meets "database is locked". Its settings are made

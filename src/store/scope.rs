@@ -3,18 +3,92 @@
 
 use entity::{complaint, extension};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait, Select,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    Select,
 };
 
-use super::directory;
+use super::{complaints, directory};
 use crate::auth::Principal;
+use crate::domain::lifecycle::{EscalationReason, Status};
+use crate::domain::vocabulary::ExtensionStatus;
 use crate::error::{Error, Result};
 
-/// Complaints the principal may see.
-pub async fn visible<C: ConnectionTrait>(
+/// What a list of complaints is narrowed to; `None` matches any.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub status: Option<Status>,
+    pub external_ref: Option<String>,
+    pub escalation_reason: Option<EscalationReason>,
+    pub station_overdue: Option<bool>,
+}
+
+impl CaseFilter {
+    fn narrow(&self, mut q: Select<complaint::Entity>) -> Select<complaint::Entity> {
+        if let Some(status) = self.status {
+            q = q.filter(complaint::Column::Status.eq(status.as_str()));
+        }
+        if let Some(external_ref) = &self.external_ref {
+            q = q.filter(complaint::Column::ExternalRef.eq(external_ref.as_str()));
+        }
+        if let Some(reason) = self.escalation_reason {
+            q = q.filter(complaint::Column::EscalationReason.eq(reason.as_str()));
+        }
+        if let Some(overdue) = self.station_overdue {
+            q = q.filter(complaint::Column::StationOverdue.eq(overdue));
+        }
+        q
+    }
+}
+
+/// One page of the complaints the principal may see that match `filter`,
+/// by id after the cursor id.
+pub async fn visible_page<C: ConnectionTrait>(
     db: &C,
     p: &Principal,
-) -> Result<Select<complaint::Entity>> {
+    filter: &CaseFilter,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<complaint::Model>> {
+    let q = filter.narrow(visible(db, p).await?);
+    complaints::page(db, q, after, limit).await
+}
+
+/// [`visible_page`] of the staff member's queue.
+pub async fn queue_page<C: ConnectionTrait>(
+    db: &C,
+    p: &Principal,
+    filter: &CaseFilter,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<complaint::Model>> {
+    let q = filter.narrow(queue(db, p).await?);
+    complaints::page(db, q, after, limit).await
+}
+
+/// One page of the extension requests the principal may see, by id after
+/// the cursor id, optionally in one status.
+pub async fn extensions_page<C: ConnectionTrait>(
+    db: &C,
+    p: &Principal,
+    status: Option<ExtensionStatus>,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<extension::Model>> {
+    let mut q = extensions(db, p).await?;
+    if let Some(status) = status {
+        q = q.filter(extension::Column::Status.eq(status.as_str()));
+    }
+    if let Some(after) = after {
+        q = q.filter(extension::Column::Id.gt(after));
+    }
+    Ok(q.order_by_asc(extension::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Complaints the principal may see.
+async fn visible<C: ConnectionTrait>(db: &C, p: &Principal) -> Result<Select<complaint::Entity>> {
     let q = complaint::Entity::find();
     Ok(match p {
         Principal::Admin { .. } => q,
@@ -32,7 +106,7 @@ pub async fn visible<C: ConnectionTrait>(
 }
 
 /// Cases that reached the staff member's station subtree.
-pub async fn queue<C: ConnectionTrait>(db: &C, p: &Principal) -> Result<Select<complaint::Entity>> {
+async fn queue<C: ConnectionTrait>(db: &C, p: &Principal) -> Result<Select<complaint::Entity>> {
     p.staff()?;
     Ok(visible(db, p)
         .await?
@@ -62,7 +136,7 @@ pub async fn find_in_queue<C: ConnectionTrait>(
 }
 
 /// Extension requests on complaints the principal may see.
-pub async fn extensions<C: ConnectionTrait>(
+async fn extensions<C: ConnectionTrait>(
     db: &C,
     p: &Principal,
 ) -> Result<Select<extension::Entity>> {

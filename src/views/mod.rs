@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use entity::{
-    audit_entry, complaint, event, extension, followup, handler, partner, proposal, station, user,
+    audit_entry, complaint, delivery_attempt, event, extension, followup, handler, outbox, partner,
+    proposal, station, user,
 };
 use serde_json::{Value, json};
 
@@ -191,6 +192,36 @@ pub fn audit_entry(e: &audit_entry::Model) -> Value {
         "action": e.action,
         "target": {"kind": e.target_kind, "id": e.target_id},
         "detail": e.detail,
+    })
+}
+
+/// An outbox event as the operator sees it.
+pub fn delivery_event(o: &outbox::Model) -> Value {
+    json!({
+        "webhook_id": o.webhook_id,
+        "complaint_id": o.complaint_id,
+        "target": {"kind": o.target_kind, "id": o.target_id},
+        "type": o.event_type,
+        "status": o.status,
+        "attempts": o.attempts,
+        "next_attempt_at": time(&o.next_attempt_at),
+        "last_error": o.last_error,
+        "created_at": time(&o.created_at),
+        "delivered_at": o.delivered_at.as_ref().map(time),
+    })
+}
+
+/// One attempt at delivering an outbox event.
+pub fn delivery_attempt(a: &delivery_attempt::Model) -> Value {
+    json!({
+        "id": a.id,
+        "outbox_id": a.outbox_id,
+        "complaint_id": a.complaint_id,
+        "target": {"kind": a.target_kind, "id": a.target_id},
+        "attempted_at": time(&a.attempted_at),
+        "status_code": a.status_code,
+        "latency_ms": a.latency_ms,
+        "error": a.error,
     })
 }
 

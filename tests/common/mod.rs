@@ -11,6 +11,7 @@ use std::sync::Once;
 use odr_gateway::app::{self, AppState};
 use odr_gateway::config::{ClockMode, Config};
 use odr_gateway::demo::credit_code;
+use odr_gateway::domain::password::Password;
 use odr_gateway::domain::vocabulary::Role;
 use odr_gateway::store;
 use reqwest::{Method, StatusCode};
@@ -117,16 +118,15 @@ async fn start(
     tweak(&mut config);
     let state = AppState::start(config).await.expect("gateway starts");
     if fresh {
-        store::directory::create_user(
-            &state.db,
-            "admin",
-            ADMIN_PASSWORD,
-            Role::Admin,
-            None,
-            chrono::Utc::now(),
-        )
-        .await
-        .expect("admin user");
+        let admin = store::accounts::NewUser {
+            username: "admin".into(),
+            password: Password::parse(ADMIN_PASSWORD).expect("a long enough password"),
+            role: Role::Admin,
+            station_code: None,
+        };
+        store::accounts::insert(&state.db, admin, chrono::Utc::now())
+            .await
+            .expect("admin user");
     }
     if workers {
         app::start_workers(&state).expect("workers");
