@@ -11,7 +11,6 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::ActiveValue::Set;
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::clock::{Now, beijing};
 use crate::config::{ClockMode, Config};
@@ -20,6 +19,7 @@ use crate::domain::lifecycle::{Action, CloseResult, Status};
 use crate::domain::password::Password;
 use crate::domain::vocabulary::{DeliveryMode, HandlerKind, Remedy, Role};
 use crate::error::{Error, Result};
+use crate::state::AppState;
 use crate::store::accounts::{self, NewUser};
 use crate::store::complaints::{self, NewComplaint};
 use crate::store::directory::{self, NewStation};
