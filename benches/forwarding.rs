@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use common::receiver::Receiver;
 use futures_util::StreamExt;
 use futures_util::stream;
-use odr_gateway::app::{self, AppState};
+use odr_gateway::app;
 use odr_gateway::config::{ClockMode, Config};
+use odr_gateway::state::AppState;
 use serde_json::{Value, json};
 
 fn tune(c: &mut Config) {

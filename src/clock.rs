@@ -23,6 +23,13 @@ pub fn beijing(t: &DateTime<Utc>) -> String {
     }
 }
 
+/// How an administrator moves the manual clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Move {
+    By(Duration),
+    To(DateTime<Utc>),
+}
+
 #[derive(Clone)]
 pub enum BusinessClock {
     System,
@@ -66,6 +73,22 @@ impl BusinessClock {
         let to = self.now() + by;
         self.set(to)
     }
+
+    /// [`BusinessClock::advance`] or [`BusinessClock::set`], as `how` says.
+    pub fn shift(&self, how: Move) -> Option<Result<DateTime<Utc>, DateTime<Utc>>> {
+        match how {
+            Move::By(by) => self.advance(by),
+            Move::To(to) => self.set(to),
+        }
+    }
+
+    /// Moves a manual clock up to `saved`, where another process moved the
+    /// shared clock, if that is further on; it never moves back.
+    pub fn follow(&self, saved: DateTime<Utc>) {
+        if self.is_manual() && saved > self.now() {
+            let _ = self.set(saved);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -86,5 +109,25 @@ mod tests {
         assert_eq!(clock.now(), start + Duration::hours(5));
         assert_eq!(clock.set(start), Some(Err(start + Duration::hours(5))));
         assert!(BusinessClock::System.set(start).is_none());
+    }
+
+    #[test]
+    fn a_followed_clock_moves_only_forward() {
+        let start = DateTime::parse_from_rfc3339("2026-09-29T10:00:00+08:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        let clock = BusinessClock::manual(start);
+        clock.follow(start - Duration::hours(1));
+        assert_eq!(clock.now(), start);
+        clock.follow(start + Duration::hours(1));
+        assert_eq!(clock.now(), start + Duration::hours(1));
+        assert_eq!(
+            clock.shift(Move::By(Duration::hours(1))),
+            Some(Ok(start + Duration::hours(2)))
+        );
+        assert_eq!(
+            clock.shift(Move::To(start)),
+            Some(Err(start + Duration::hours(2)))
+        );
     }
 }

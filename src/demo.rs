@@ -11,9 +11,8 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::ActiveValue::Set;
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::auth::Principal;
-use crate::clock::{Now, beijing};
+use crate::clock::{Move, Now, beijing};
 use crate::config::{ClockMode, Config};
 use crate::domain::credit_code::CreditCode;
 use crate::domain::lifecycle::{Action, CloseResult, Status};
@@ -21,7 +20,7 @@ use crate::domain::password::Password;
 use crate::domain::report::{FollowupStatus, Month, Satisfaction};
 use crate::domain::vocabulary::{DeliveryMode, HandlerKind, Remedy, Role};
 use crate::error::{Error, Result};
-use crate::jobs;
+use crate::state::AppState;
 use crate::store::accounts::{self, NewUser};
 use crate::store::complaints::{self, NewComplaint};
 use crate::store::directory::{self, NewStation};
@@ -565,17 +564,10 @@ fn close() -> Step {
     }
 }
 
-/// Moves the manual clock forward to `to` as an admin's clock move does: the
+/// Moves the manual clock forward to `to` as an admin's move does: the
 /// deadline job at once, and the follow-up draw of a month passed.
 async fn move_clock(state: &AppState, to: DateTime<Utc>) -> Result<()> {
-    let _turn = state.deadline_pass.lock().await;
-    if !matches!(state.clock.set(to), Some(Ok(_))) {
-        return Ok(());
-    }
-    state.save_clock().await?;
-    let batch = state.config.deadlines.batch_size;
-    jobs::deadlines::run_due(&state.db, state.now(), batch, &state.metrics).await?;
-    jobs::followups::draw_due(&state.db, state.now(), state.config.followups.share).await?;
+    state.timekeeper.move_clock(DEMO, Move::To(to)).await?;
     Ok(())
 }
 

@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod jobs;
 pub mod metrics;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod views;

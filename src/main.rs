@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use odr_gateway::app::{self, AppState};
+use odr_gateway::app;
 use odr_gateway::auth::Principal;
 use odr_gateway::config::Config;
 use odr_gateway::domain::password::Password;
 use odr_gateway::domain::vocabulary::Role;
 use odr_gateway::error::Error;
+use odr_gateway::state::AppState;
 use odr_gateway::store::accounts::NewUser;
 use odr_gateway::store::events::Actor;
 use odr_gateway::telemetry::{self, Output};

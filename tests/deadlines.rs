@@ -718,8 +718,9 @@ on_both_databases!(
 
 /// Two gateway processes on one database, each with its own manual clock.
 async fn the_shared_manual_clock_never_moves_back(database_url: String) {
-    use odr_gateway::app::{AppState, saved_clock};
     use odr_gateway::config::ClockMode;
+    use odr_gateway::state::AppState;
+    use odr_gateway::store::timekeeping::saved_clock;
     let config = Config {
         database_url,
         clock: ClockMode::Manual,
@@ -730,11 +731,11 @@ async fn the_shared_manual_clock_never_moves_back(database_url: String) {
     let behind = AppState::start(config).await.expect("starts");
     let later = common::at("2026-03-09T09:00:00+08:00");
     ahead.clock.set(later).expect("manual").expect("forward");
-    assert_eq!(ahead.save_clock().await.unwrap(), later);
+    assert_eq!(ahead.timekeeper.save_clock().await.unwrap(), later);
     // The other process still reads Monday; saving it must not undo the move.
     assert_eq!(behind.clock.now(), common::at("2026-03-02T09:00:00+08:00"));
     assert_eq!(
-        behind.save_clock().await.unwrap(),
+        behind.timekeeper.save_clock().await.unwrap(),
         later,
         "adopts the later time"
     );
@@ -743,9 +744,9 @@ async fn the_shared_manual_clock_never_moves_back(database_url: String) {
     // Moving forward from there is saved, to the second.
     let next = later + chrono::Duration::milliseconds(1500);
     behind.clock.set(next).expect("manual").expect("forward");
-    assert_eq!(behind.save_clock().await.unwrap(), next);
+    assert_eq!(behind.timekeeper.save_clock().await.unwrap(), next);
     assert_eq!(saved_clock(&ahead.db).await.unwrap(), Some(next));
-    assert_eq!(ahead.save_clock().await.unwrap(), next);
+    assert_eq!(ahead.timekeeper.save_clock().await.unwrap(), next);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

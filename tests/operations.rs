@@ -180,12 +180,12 @@ async fn a_generated_signing_key_survives_a_restart() {
         database_url: url.clone(),
         ..Default::default()
     };
-    let first = odr_gateway::app::AppState::start(config()).await.unwrap();
+    let first = odr_gateway::state::AppState::start(config()).await.unwrap();
     let principal = odr_gateway::auth::Principal::Partner {
         partner_id: "p".into(),
     };
     let token = first.tokens.issue(&principal).unwrap().access_token;
     drop(first);
-    let second = odr_gateway::app::AppState::start(config()).await.unwrap();
+    let second = odr_gateway::state::AppState::start(config()).await.unwrap();
     assert_eq!(second.tokens.verify(&token).unwrap(), principal);
 }

@@ -9,16 +9,16 @@ use super::extract::{Auth, JsonBody, NoFields, Query, page, state};
 use super::guard::Callers;
 use super::input::{Input, Optional, Required};
 use super::{Route, route};
-use crate::app;
 use crate::auth::Principal;
 use crate::auth::standing::handler_key;
+use crate::clock::Move;
 use crate::domain::credit_code::CreditCode;
 use crate::domain::password::Password;
 use crate::domain::vocabulary::{DeliveryMode, HandlerKind, HandlerStatus};
 use crate::error::{Error, Result};
 use crate::store::Handler;
 use crate::store::accounts;
-use crate::store::audit::{self, Change};
+use crate::store::audit;
 use crate::store::directory::{self, NewStation};
 use crate::store::events::Actor;
 use crate::store::handlers::{self, EnrolledHandler, HandlerChanges, NewHandler};
@@ -387,57 +387,17 @@ async fn move_clock(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<H
         );
     }
     input.finish()?;
-    // Moving the clock and acting on the new time is one turn: the background
-    // job cannot take the new time first, so the count answered is exact.
-    let _turn = state.deadline_pass.lock().await;
-    // Start from where the clock stands across processes, not where this one lags.
-    app::follow_saved_clock(&state.db, &state.clock).await?;
-    let moved = match (advance, set) {
-        (Some(seconds), _) => state.clock.advance(Duration::seconds(seconds)),
-        (_, Some(to)) => state.clock.set(to),
-        _ => None,
+    let how = match (advance, set) {
+        (Some(seconds), _) => Move::By(Duration::seconds(seconds)),
+        (_, Some(to)) => Move::To(to),
+        _ => return Err(Error::NotFound),
     };
-    match moved {
-        Some(Ok(_)) => {
-            // Another process may have saved a later time meanwhile: adopted.
-            let now = state.save_clock().await?;
-            let change = Change {
-                action: "clock.moved",
-                target_kind: "clock",
-                target_id: "business",
-                detail: json!({ "now": views::time(&now) }),
-            };
-            audit::record(&state.db, &Actor::from(&p), change).await?;
-            // SPEC §11: the deadline job runs at once for the new time.
-            let actions = crate::jobs::deadlines::run_due(
-                &state.db,
-                state.now(),
-                state.config.deadlines.batch_size,
-                &state.metrics,
-            )
-            .await?;
-            // And the follow-up sample of a month the clock has passed.
-            let followups = crate::jobs::followups::draw_due(
-                &state.db,
-                state.now(),
-                state.config.followups.share,
-            )
-            .await?;
-            Ok(HttpResponse::Ok().json(json!({
-                "now": views::time(&now),
-                "deadline_actions": actions,
-                "followups_drawn": followups,
-            })))
-        }
-        Some(Err(current)) => Err(Error::field(
-            "set",
-            format!(
-                "the clock only moves forward; it is at {}",
-                views::time(&current)
-            ),
-        )),
-        None => Err(Error::NotFound),
-    }
+    let (now, passed) = state.timekeeper.move_clock(Actor::from(&p), how).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "now": views::time(&now),
+        "deadline_actions": passed.deadline_actions,
+        "followups_drawn": passed.followups_drawn,
+    })))
 }
 
 async fn audit_log(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {

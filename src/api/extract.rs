@@ -13,9 +13,9 @@ use futures_util::StreamExt;
 use serde_json::Value;
 
 use super::guard::Authenticated;
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::{Error, FieldError};
+use crate::state::AppState;
 
 pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, Error> {
     req.app_data::<web::Data<AppState>>()

@@ -18,11 +18,11 @@ use actix_web::{HttpMessage, HttpRequest, ResponseError, web};
 use super::client_ip;
 use super::extract::caller;
 use super::ratelimit::{Outcome, Policy};
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::auth::standing::{Standing, owner_key};
 use crate::domain::vocabulary::Role;
 use crate::error::Error;
+use crate::state::AppState;
 use crate::store::idempotency;
 
 /// The caller as the guard found it; the `Auth` extractor reads this.

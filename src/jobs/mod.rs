@@ -1,4 +1,3 @@
 //! Background jobs beside the HTTP server (the delivery workers live in `delivery/`).
 
 pub mod deadlines;
-pub mod followups;

@@ -21,6 +21,7 @@ pub mod routing_reader;
 pub mod scope;
 pub mod settings;
 pub mod station;
+pub mod timekeeping;
 
 use std::time::Duration;
 

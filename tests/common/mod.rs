@@ -8,11 +8,12 @@ pub mod receiver;
 use std::net::TcpListener;
 use std::sync::Once;
 
-use odr_gateway::app::{self, AppState};
+use odr_gateway::app;
 use odr_gateway::config::{ClockMode, Config};
 use odr_gateway::demo::credit_code;
 use odr_gateway::domain::password::Password;
 use odr_gateway::domain::vocabulary::Role;
+use odr_gateway::state::AppState;
 use odr_gateway::store;
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database};
