@@ -230,23 +230,7 @@ async fn admin(config: Config, command: AdminCommand) -> Result<(), Failure> {
             password,
             role,
             station,
-        } => {
-            let new = NewUser {
-                username,
-                password: Password::parse(&password).map_err(|why| format!("--password: {why}"))?,
-                role: match role {
-                    UserRole::Admin => Role::Admin,
-                    UserRole::Staff => Role::Staff,
-                },
-                station_code: station,
-            };
-            let state = AppState::start(config).await?;
-            let user = store::accounts::create_account(&state.db, CLI, new, state.clock.now())
-                .await
-                .map_err(flag_errors)?;
-            println!("created {} {} ({})", user.role, user.username, user.id);
-            Ok(())
-        }
+        } => create_user(config, username, password, role, station).await,
         AdminCommand::CreateStation { code, name, parent } => {
             let body = fields([
                 ("code", Some(json!(code))),
@@ -317,6 +301,32 @@ async fn admin(config: Config, command: AdminCommand) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+/// An account made here is checked by the same rules, and written by the
+/// same use case, as one the API makes.
+async fn create_user(
+    config: Config,
+    username: String,
+    password: String,
+    role: UserRole,
+    station: Option<String>,
+) -> Result<(), Failure> {
+    let new = NewUser {
+        username,
+        password: Password::parse(&password).map_err(|why| format!("--password: {why}"))?,
+        role: match role {
+            UserRole::Admin => Role::Admin,
+            UserRole::Staff => Role::Staff,
+        },
+        station_code: station,
+    };
+    let state = AppState::start(config).await?;
+    let user = store::accounts::create_account(&state.db, CLI, new, state.clock.now())
+        .await
+        .map_err(flag_errors)?;
+    println!("created {} {} ({})", user.role, user.username, user.id);
+    Ok(())
 }
 
 /// A request body of the fields that were given.

@@ -239,7 +239,8 @@ async fn list(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
         external_ref: external_ref.cloned(),
         ..CaseFilter::default()
     };
-    let rows = scope::visible_page(&state.db, &p, &filter, q.after.as_deref(), q.limit + 1).await?;
+    let rows =
+        scope::complaints_page(&state.db, &p, &filter, q.after.as_deref(), q.limit + 1).await?;
     Ok(HttpResponse::Ok().json(page(
         rows,
         q.limit,

@@ -100,7 +100,8 @@ async fn list(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
         status: q.filter::<Status>("status")?,
         ..CaseFilter::default()
     };
-    let rows = scope::visible_page(&state.db, &p, &filter, q.after.as_deref(), q.limit + 1).await?;
+    let rows =
+        scope::complaints_page(&state.db, &p, &filter, q.after.as_deref(), q.limit + 1).await?;
     let mut shown = Vec::with_capacity(rows.len());
     for (i, case) in rows.into_iter().enumerate() {
         // The look-ahead row is not shown, so it is not delivered either.

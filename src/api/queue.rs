@@ -49,12 +49,14 @@ async fn list(req: HttpRequest, Auth(p): Auth) -> Result<HttpResponse> {
     let state = state(&req)?;
     let q = Query::parse(&req, &["status", "reason", "overdue"])?;
     let filter = CaseFilter {
+        in_queue: true,
         status: q.filter::<Status>("status")?,
         escalation_reason: q.filter::<EscalationReason>("reason")?,
         station_overdue: q.filter::<bool>("overdue")?,
         ..CaseFilter::default()
     };
-    let rows = scope::queue_page(&state.db, &p, &filter, q.after.as_deref(), q.limit + 1).await?;
+    let rows =
+        scope::complaints_page(&state.db, &p, &filter, q.after.as_deref(), q.limit + 1).await?;
     Ok(HttpResponse::Ok().json(page(
         rows,
         q.limit,

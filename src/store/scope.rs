@@ -16,6 +16,8 @@ use crate::error::{Error, Result};
 /// What a list of complaints is narrowed to; `None` matches any.
 #[derive(Debug, Clone, Default)]
 pub struct CaseFilter {
+    /// Only the cases in the staff member's station queue (for staff only).
+    pub in_queue: bool,
     pub status: Option<Status>,
     pub external_ref: Option<String>,
     pub escalation_reason: Option<EscalationReason>,
@@ -42,27 +44,19 @@ impl CaseFilter {
 
 /// One page of the complaints the principal may see that match `filter`,
 /// by id after the cursor id.
-pub async fn visible_page<C: ConnectionTrait>(
+pub async fn complaints_page<C: ConnectionTrait>(
     db: &C,
     p: &Principal,
     filter: &CaseFilter,
     after: Option<&str>,
     limit: u64,
 ) -> Result<Vec<complaint::Model>> {
-    let q = filter.narrow(visible(db, p).await?);
-    complaints::page(db, q, after, limit).await
-}
-
-/// [`visible_page`] of the staff member's queue.
-pub async fn queue_page<C: ConnectionTrait>(
-    db: &C,
-    p: &Principal,
-    filter: &CaseFilter,
-    after: Option<&str>,
-    limit: u64,
-) -> Result<Vec<complaint::Model>> {
-    let q = filter.narrow(queue(db, p).await?);
-    complaints::page(db, q, after, limit).await
+    let scoped = if filter.in_queue {
+        queue(db, p).await?
+    } else {
+        visible(db, p).await?
+    };
+    complaints::page(db, filter.narrow(scoped), after, limit).await
 }
 
 /// One page of the extension requests the principal may see, by id after
