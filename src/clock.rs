@@ -3,8 +3,9 @@
 
 use std::sync::{Arc, RwLock};
 
-use chrono::{DateTime, Duration, FixedOffset, Utc};
+use chrono::{DateTime, Duration, Utc};
 
+use crate::domain::calendar::BEIJING;
 use crate::domain::deadlines::Policy;
 
 /// A business instant with the deadline rules that apply to it: what every
@@ -17,10 +18,7 @@ pub struct Now<'a> {
 
 /// RFC 3339 in Beijing time (+08:00): how every business timestamp is shown.
 pub fn beijing(t: &DateTime<Utc>) -> String {
-    match FixedOffset::east_opt(8 * 3600) {
-        Some(offset) => t.with_timezone(&offset).to_rfc3339(),
-        None => t.to_rfc3339(),
-    }
+    t.with_timezone(&BEIJING).to_rfc3339()
 }
 
 /// How an administrator moves the manual clock.

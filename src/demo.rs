@@ -141,7 +141,7 @@ pub async fn seed(state: &AppState, day: DateTime<Utc>) -> Result<World> {
             },
         });
     }
-    let missing = || Error::internal(std::io::Error::other("demo credit code"));
+    let missing = || Error::unexpected("demo credit code");
     let furniture = credit_code("91429005MA4900001").ok_or_else(missing)?;
     let mall = credit_code("91429005MA4900002").ok_or_else(missing)?;
     let tea_shop = credit_code("92429005MA4900003").ok_or_else(missing)?;
@@ -195,7 +195,7 @@ pub async fn seed(state: &AppState, day: DateTime<Utc>) -> Result<World> {
         .iter()
         .find(|a| a.login == "dc-staff")
         .map(|a| a.principal.clone())
-        .ok_or_else(|| Error::internal(std::io::Error::other("demo staff")))?;
+        .ok_or_else(|| Error::unexpected("demo staff"))?;
     let cases = DemoCases {
         state,
         now: state.now(),

@@ -90,6 +90,12 @@ impl Error {
         Error::Internal(Box::new(err))
     }
 
+    /// An internal error that has no cause but the gateway's own state,
+    /// described by `why` (logged, never answered).
+    pub fn unexpected(why: impl Into<String>) -> Self {
+        Error::internal(std::io::Error::other(why.into()))
+    }
+
     fn kind(&self) -> (&'static str, &'static str) {
         match self {
             Error::Validation(_) => ("validation", "Invalid request"),

@@ -135,6 +135,5 @@ async fn sealer(db: &Db, config: &Config) -> Result<Sealer> {
             settings::get_or_create(db, SECRETS_KEY, Sealer::generate_key).await?
         }
     };
-    Sealer::from_key(&key)
-        .map_err(|why| Error::internal(std::io::Error::other(format!("secrets_key: {why}"))))
+    Sealer::from_key(&key).map_err(|why| Error::unexpected(format!("secrets_key: {why}")))
 }

@@ -539,3 +539,28 @@ async fn an_intake_that_times_out_after_claiming_its_key_frees_it() {
     assert_eq!(retry.status, 201, "{}", retry.body);
     assert!(retry.headers.get("idempotent-replayed").is_none());
 }
+
+/// The intake's log line names the case and the consumer's phone masked;
+/// the number itself is in no log line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_intake_log_masks_the_consumers_phone() {
+    let logs = captured_logs();
+    let app = common::spawn(common::Backend::Sqlite, |_| {})
+        .await
+        .expect("sqlite app");
+    let w = world(&app).await;
+    let mut body = common::intake(&w.merchant_code);
+    body["consumer"]["phone"] = serde_json::json!("13912345678");
+    let case = app
+        .post("/v1/complaints", &w.partner, body)
+        .await
+        .expect(201);
+    let id = case["id"].as_str().unwrap();
+    let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let line = logged
+        .lines()
+        .find(|l| l.contains("complaint taken in") && l.contains(id))
+        .unwrap_or_else(|| panic!("no intake log line for {id}"));
+    assert!(line.contains("consumer_phone=139****5678"), "{line}");
+    assert!(!logged.contains("13912345678"), "the number is logged");
+}

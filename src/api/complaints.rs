@@ -14,7 +14,7 @@ use super::{Route, route};
 use crate::auth::Principal;
 use crate::domain::credit_code::CreditCode;
 use crate::domain::lifecycle::{Action, Status};
-use crate::domain::phone::Phone;
+use crate::domain::phone::{Phone, mask_phone};
 use crate::domain::vocabulary::{Category, ConsumerDecision, Problem};
 use crate::error::{Error, Result};
 use crate::store::complaints::{self, NewComplaint};
@@ -195,6 +195,15 @@ async fn intake(req: HttpRequest, Auth(p): Auth, body: JsonBody) -> Result<HttpR
     .await;
     match (result, &key) {
         (Ok((case, stored)), _) => {
+            // Enough for an operator to find the case a consumer calls about,
+            // never the number itself (SPEC: phone numbers are masked in logs).
+            tracing::info!(
+                complaint_id = %case.id,
+                partner_id = %partner_id,
+                consumer_phone = %mask_phone(&case.consumer_phone),
+                status = %case.status,
+                "complaint taken in"
+            );
             // A keyed answer was committed with the case.
             req.extensions_mut().remove::<HeldKey>();
             let body = stored.unwrap_or_else(|| render(&case));

@@ -20,7 +20,7 @@ use crate::state::AppState;
 pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, Error> {
     req.app_data::<web::Data<AppState>>()
         .cloned()
-        .ok_or_else(|| Error::internal(std::io::Error::other("application state missing")))
+        .ok_or_else(|| Error::unexpected("application state missing"))
 }
 
 /// The caller proven by `Authorization: Bearer <token>`.

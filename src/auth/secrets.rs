@@ -10,8 +10,7 @@ use crate::error::Error;
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
     let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| Error::internal(std::io::Error::other(e.to_string())))?;
+    getrandom::fill(&mut bytes).map_err(|e| Error::unexpected(e.to_string()))?;
     Ok(bytes)
 }
 
@@ -37,7 +36,7 @@ pub fn hash(secret: &str) -> Result<String, Error> {
     Argon2::default()
         .hash_password(secret.as_bytes())
         .map(|h| h.to_string())
-        .map_err(|e| Error::internal(std::io::Error::other(e.to_string())))
+        .map_err(|e| Error::unexpected(e.to_string()))
 }
 
 /// Constant work whether or not `stored` exists, so response times do not
@@ -112,7 +111,7 @@ impl Sealer {
         let sealed = self
             .cipher
             .encrypt(&aes_gcm::Nonce::from(nonce), plain.as_bytes())
-            .map_err(|_| Error::internal(std::io::Error::other("encryption failed")))?;
+            .map_err(|_| Error::unexpected("encryption failed"))?;
         let mut out = nonce.to_vec();
         out.extend(sealed);
         Ok(format!("{SEALED}{}", STANDARD.encode(out)))
@@ -123,9 +122,9 @@ impl Sealer {
     pub fn open(&self, stored: &str) -> Result<String, Error> {
         use aes_gcm::aead::Aead;
         let broken = || {
-            Error::internal(std::io::Error::other(
+            Error::unexpected(
                 "a stored secret cannot be decrypted: wrong secrets_key, or the value was altered",
-            ))
+            )
         };
         let Some(encoded) = stored.strip_prefix(SEALED) else {
             return Err(broken());

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Days, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::calendar::{Calendar, beijing_date, end_of_day, start_of_day};
+use super::calendar::{BEIJING, Calendar, beijing_date, end_of_day, start_of_day};
 use super::lifecycle::{Action, EscalationReason, Status, UnknownValue, string_enum};
 
 string_enum!(
@@ -217,7 +217,7 @@ fn is_zero(n: &u32) -> bool {
 }
 
 fn shown(at: DateTime<Utc>) -> DateTime<FixedOffset> {
-    at.with_timezone(&FixedOffset::east_opt(8 * 3600).expect("+08:00"))
+    at.with_timezone(&BEIJING)
 }
 
 impl Deadline {

@@ -222,12 +222,8 @@ pub fn routing_candidates(
 }
 
 fn candidate(h: &handler::Model) -> Result<Candidate> {
-    let parse_err = |what: &str| {
-        Error::internal(std::io::Error::other(format!(
-            "stored handler {} has a bad {what}",
-            h.id
-        )))
-    };
+    let parse_err =
+        |what: &str| Error::unexpected(format!("stored handler {} has a bad {what}", h.id));
     Ok(Candidate {
         id: h.id.clone(),
         kind: h.kind.parse().map_err(|_| parse_err("kind"))?,

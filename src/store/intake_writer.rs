@@ -119,7 +119,7 @@ impl IntakeWriter {
 }
 
 fn stopped() -> Error {
-    Error::internal(std::io::Error::other("the intake writer has stopped"))
+    Error::unexpected("the intake writer has stopped")
 }
 
 async fn run(
@@ -232,7 +232,5 @@ async fn write_all(
 }
 
 fn stopped_waiting() -> Error {
-    Error::internal(std::io::Error::other(
-        "the request stopped waiting for its intake to be written",
-    ))
+    Error::unexpected("the request stopped waiting for its intake to be written")
 }

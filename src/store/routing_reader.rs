@@ -52,7 +52,7 @@ impl RoutingReader {
 }
 
 fn stopped() -> Error {
-    Error::internal(std::io::Error::other("the routing reader has stopped"))
+    Error::unexpected("the routing reader has stopped")
 }
 
 async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Ask>) {

@@ -71,5 +71,5 @@ pub async fn get_or_create<C: ConnectionTrait>(
     .await?;
     get(db, key)
         .await?
-        .ok_or_else(|| crate::error::Error::internal(std::io::Error::other("setting vanished")))
+        .ok_or_else(|| crate::error::Error::unexpected("setting vanished"))
 }

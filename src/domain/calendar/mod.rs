@@ -16,19 +16,21 @@ use serde::Deserialize;
 /// The schedules the gateway ships with (2025 and 2026).
 const SHIPPED: &str = include_str!("cn-holidays.toml");
 
-/// Beijing time: +08:00 all year (no daylight saving since 1991).
-fn beijing() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
-}
+/// Beijing time: +08:00 all year (no daylight saving since 1991). The one
+/// place the offset is written.
+pub const BEIJING: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
+    Some(offset) => offset,
+    None => panic!("+08:00 is a valid offset"),
+};
 
 /// The Beijing calendar date of an instant.
 pub fn beijing_date(at: DateTime<Utc>) -> NaiveDate {
-    at.with_timezone(&beijing()).date_naive()
+    at.with_timezone(&BEIJING).date_naive()
 }
 
 /// The Beijing wall-clock time of an instant, as a bulletin prints it.
 pub fn beijing_time(at: DateTime<Utc>) -> NaiveDateTime {
-    at.with_timezone(&beijing()).naive_local()
+    at.with_timezone(&BEIJING).naive_local()
 }
 
 /// 24:00 Beijing time at the end of `day`, i.e. the first instant of the next day.
@@ -39,7 +41,7 @@ pub fn end_of_day(day: NaiveDate) -> DateTime<Utc> {
 /// 00:00 Beijing time at the start of `day`.
 pub fn start_of_day(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(NaiveTime::MIN)
-        .and_local_timezone(beijing())
+        .and_local_timezone(BEIJING)
         .single()
         .expect("a fixed offset has exactly one local time")
         .with_timezone(&Utc)
