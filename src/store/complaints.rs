@@ -233,8 +233,15 @@ pub async fn prepare_intake(
     let handler = handlers
         .iter()
         .find(|h| Some(&h.id) == case.handler_id.as_ref());
-    let outbox =
-        outbox::rows_for(db, &case, None, status, None, &Value::Null, now, handler).await?;
+    let change = outbox::Change {
+        case: &case,
+        from: None,
+        to: status,
+        action: None,
+        detail: &Value::Null,
+        at: now,
+    };
+    let outbox = outbox::rows_for(db, change, handler).await?;
     let rows = IntakeRows {
         complaint: model,
         events: rows,
@@ -628,16 +635,17 @@ async fn finish(
         negotiation::lapse_extension(db, &extension.id, planned.now).await?;
     }
     let updated = planned.model.try_into_model()?;
-    let outbox = outbox::rows_of_change(
-        db,
-        &updated,
-        Some(planned.from),
-        planned.to,
-        Some(planned.action),
-        &planned.detail,
-        planned.now,
-    );
-    deferred.outbox.extend(outbox.await?);
+    let change = outbox::Change {
+        case: &updated,
+        from: Some(planned.from),
+        to: planned.to,
+        action: Some(planned.action),
+        detail: &planned.detail,
+        at: planned.now,
+    };
+    deferred
+        .outbox
+        .extend(outbox::rows_of_change(db, change).await?);
     Ok(updated)
 }
 
