@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use entity::complaint;
-use sea_orm::ActiveValue::Set;
 use serde_json::json;
 
 use crate::app::AppState;
@@ -20,7 +19,7 @@ use crate::domain::credit_code::CreditCode;
 use crate::domain::lifecycle::{Action, CloseResult, Status};
 use crate::domain::vocabulary::{DeliveryMode, HandlerKind, Remedy, Role};
 use crate::error::{Error, Result};
-use crate::store::complaints::{self, NewComplaint};
+use crate::store::complaints::{self, NewComplaint, Transition};
 use crate::store::directory::{self, NewHandler, NewPartner};
 use crate::store::events::Actor;
 use crate::store::negotiation::{self, NewProposal, ReportedSettlement};
@@ -351,22 +350,9 @@ impl DemoCases<'_> {
         action: Action,
         payload: serde_json::Value,
     ) -> Result<complaint::Model> {
-        let now = self.now;
-        complaints::transition(
-            &self.state.db,
-            now,
-            &Actor::from(who),
-            &case,
-            action,
-            payload,
-            complaints::unguarded,
-            |m, _| {
-                if action == Action::Deliver {
-                    m.received_at = Set(Some(now.at))
-                }
-            },
-        )
-        .await
+        let actor = Actor::from(who);
+        let request = Transition::new(&actor, &case, action).payload(payload);
+        complaints::transition(&self.state.db, self.now, request).await
     }
 
     /// A new case the merchant has pulled from its inbox.
@@ -422,9 +408,7 @@ impl DemoCases<'_> {
     }
 
     fn claim(&self) -> Step {
-        Step::Claim {
-            user_id: self.staff.subject().to_string(),
-        }
+        Step::Claim
     }
 
     /// A case that reached the station (no enrolled handler), after `steps`.

@@ -18,7 +18,7 @@ use crate::domain::lifecycle::{Action, EscalationReason};
 use crate::domain::vocabulary::{DeliveryMode, HandlerKind, HandlerStatus, Role};
 use crate::error::{Error, Result};
 use crate::store::audit::{self, Change};
-use crate::store::complaints;
+use crate::store::complaints::{self, Transition};
 use crate::store::directory::{self, NewHandler};
 use crate::store::events::Actor;
 use crate::views;
@@ -368,16 +368,10 @@ async fn update_handler(
     if suspending {
         let actor = Actor::from(&p);
         for case in complaints::open_at_handler(&txn, &updated.id).await? {
-            complaints::transition_in(
-                &txn,
-                now,
-                &actor,
-                &case,
-                Action::Escalate(EscalationReason::HandlerSuspended),
-                json!({ "handler_status": updated.status }),
-                |_| {},
-            )
-            .await?;
+            let escalate = Action::Escalate(EscalationReason::HandlerSuspended);
+            let request = Transition::new(&actor, &case, escalate)
+                .payload(json!({ "handler_status": updated.status }));
+            complaints::transition_in(&txn, now, request).await?;
         }
     }
     txn.commit().await?;

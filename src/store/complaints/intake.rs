@@ -10,6 +10,7 @@ use super::clocks::keep_deadlines;
 use super::queries::by_external_ref;
 use crate::clock::Now;
 use crate::domain::case_file;
+use crate::domain::deadlines::Deadlines;
 use crate::domain::lifecycle::{self, EscalationReason, Status};
 use crate::domain::routing::{self, Route};
 use crate::error::{Error, Result};
@@ -121,7 +122,14 @@ pub async fn prepare_intake(
     let (events, head) = events::chained(vec![first], 1, None);
     let mut model = new_case(id.clone(), partner_id, new, &placed, now);
     model.event_hash = Set(Some(head));
-    keep_deadlines(&mut model, clock, None, placed.status, None)?;
+    keep_deadlines(
+        &mut model,
+        clock,
+        None,
+        placed.status,
+        None,
+        Deadlines::new(),
+    )?;
     let case = model.clone().try_into_model()?;
     let handler = placed
         .handlers

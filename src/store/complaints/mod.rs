@@ -2,8 +2,8 @@
 //! the queries over cases.
 //!
 //! * `intake`: a new complaint routed and written with its first event and outbox rows;
-//! * `transition`: the calls through which every later status change goes;
-//! * `plan`: a transition worked out before it is written;
+//! * `transition`: the [`Transition`] request and the calls that run it;
+//! * `plan`: what each action does to the case, worked out before it is written;
 //! * `versioned`: the case rows written under their version checks;
 //! * `clocks`: the case's deadlines as a change leaves them (intake and transitions);
 //! * `queries`: finding cases and reading what is stored on them.
@@ -20,6 +20,6 @@ pub use queries::{
     by_external_ref, deadlines_of, find, find_many, open_at_handler, page, position_of, status_of,
 };
 pub use transition::{
-    CONCURRENT_RETRIES, Deferred, Guard, Record, transition, transition_deferring, transition_in,
-    transition_many_deferring, transition_recording, transition_with_records, unguarded,
+    CONCURRENT_RETRIES, Deferred, Guard, Record, Transition, Unguarded, transition,
+    transition_deferring, transition_in,
 };

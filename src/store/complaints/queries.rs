@@ -105,13 +105,10 @@ pub fn position_of(case: &complaint::Model, now: DateTime<Utc>) -> Result<Positi
 
 /// The deadlines stored on `case` (none yet: an empty set).
 pub fn deadlines_of(case: &complaint::Model) -> Result<Deadlines> {
-    parse_deadlines(&case.id, &case.deadlines)
-}
-
-pub(super) fn parse_deadlines(id: &str, json: &Value) -> Result<Deadlines> {
-    serde_json::from_value(json.clone()).map_err(|e| {
+    serde_json::from_value(case.deadlines.clone()).map_err(|e| {
         Error::internal(std::io::Error::other(format!(
-            "complaint {id} has unreadable deadlines: {e}"
+            "complaint {} has unreadable deadlines: {e}",
+            case.id
         )))
     })
 }
