@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::ActiveValue::Set;
 use serde_json::json;
 
 use crate::auth::Principal;
@@ -22,7 +21,7 @@ use crate::domain::vocabulary::{DeliveryMode, HandlerKind, Remedy, Role};
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use crate::store::accounts::{self, NewUser};
-use crate::store::complaints::{self, NewComplaint};
+use crate::store::complaints::{self, NewComplaint, Transition};
 use crate::store::directory::{self, NewStation};
 use crate::store::events::Actor;
 use crate::store::followups::{self, Answer};
@@ -449,22 +448,9 @@ impl<'a> DemoCases<'a> {
         action: Action,
         payload: serde_json::Value,
     ) -> Result<Complaint> {
-        let now = self.now;
-        complaints::transition(
-            &self.state.db,
-            now,
-            &Actor::from(who),
-            &case,
-            action,
-            payload,
-            complaints::unguarded,
-            |m, _| {
-                if action == Action::Deliver {
-                    m.received_at = Set(Some(now.at))
-                }
-            },
-        )
-        .await
+        let actor = Actor::from(who);
+        let request = Transition::new(&actor, &case, action).payload(payload);
+        complaints::transition(&self.state.db, self.now, request).await
     }
 
     /// A new case the merchant has pulled from its inbox.
@@ -520,9 +506,7 @@ impl<'a> DemoCases<'a> {
     }
 
     fn claim(&self) -> Step {
-        Step::Claim {
-            user_id: self.staff.subject().to_string(),
-        }
+        Step::Claim
     }
 
     /// A case that reached the station (no enrolled handler), after `steps`.

@@ -98,9 +98,9 @@ on_both_databases!(
         use odr_gateway::clock::Now;
         use odr_gateway::config::Config;
         use odr_gateway::domain::lifecycle::Action;
-        use odr_gateway::store::complaints::{self, Deferred};
+        use odr_gateway::store::complaints::{self, Deferred, Transition};
         use odr_gateway::store::events::Actor;
-        use sea_orm::{ActiveValue::Set, TransactionTrait};
+        use sea_orm::TransactionTrait;
 
         let w = world(&app).await;
         let cases = common::submitted(&app, &w, 3).await;
@@ -127,19 +127,15 @@ on_both_databases!(
             async move {
                 let txn = db.begin().await.unwrap();
                 let mut rows = Deferred::default();
-                let moved = complaints::transition_many_deferring(
-                    &txn,
-                    now,
-                    &Actor::system(),
-                    cases
-                        .iter()
-                        .map(|c| (c, json!({"via": "webhook", "webhook_id": c.id})))
-                        .collect(),
-                    Action::Deliver,
-                    |m| m.received_at = Set(Some(now.at)),
-                    &mut rows,
-                )
-                .await;
+                let system = Actor::system();
+                let requests = cases
+                    .iter()
+                    .map(|c| {
+                        Transition::new(&system, c, Action::Deliver)
+                            .payload(json!({"via": "webhook", "webhook_id": c.id}))
+                    })
+                    .collect();
+                let moved = complaints::transition_deferring(&txn, now, requests, &mut rows).await;
                 if moved.is_ok() {
                     rows.write(&txn).await.unwrap();
                     txn.commit().await.unwrap();

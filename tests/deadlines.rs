@@ -536,7 +536,8 @@ on_both_databases!(
 async fn reopen(app: &TestApp, case: &str, at: &str) {
     use odr_gateway::clock::Now;
     use odr_gateway::domain::lifecycle::Action;
-    use odr_gateway::store::{complaints, events::Actor};
+    use odr_gateway::store::complaints::{self, Transition};
+    use odr_gateway::store::events::Actor;
     let db = sea_orm::Database::connect(&app.database_url)
         .await
         .expect("connect");
@@ -546,18 +547,12 @@ async fn reopen(app: &TestApp, case: &str, at: &str) {
         policy: &policy,
     };
     let closed = complaints::find(&db, case).await.unwrap().expect("case");
-    let reopened = complaints::transition(
-        &db,
-        now,
-        &Actor::system(),
-        &closed,
-        Action::Reopen,
-        json!({"satisfaction": "dissatisfied"}),
-        complaints::unguarded,
-        |_, _| {},
-    )
-    .await
-    .expect("reopens");
+    let system = Actor::system();
+    let request = Transition::new(&system, &closed, Action::Reopen)
+        .payload(json!({"satisfaction": "dissatisfied"}));
+    let reopened = complaints::transition(&db, now, request)
+        .await
+        .expect("reopens");
     assert_eq!(reopened.status, "reopened");
 }
 

@@ -13,9 +13,10 @@ use odr_gateway::config::Config;
 use odr_gateway::domain::deadlines::Policy;
 use odr_gateway::domain::lifecycle::Action;
 use odr_gateway::error::Error;
+use odr_gateway::store;
+use odr_gateway::store::complaints::{self, Transition};
 use odr_gateway::store::events::Actor;
 use odr_gateway::store::station::{self, Step};
-use odr_gateway::store::{self, complaints};
 use serde_json::json;
 
 /// The store beside the running gateway, and its business time.
@@ -107,17 +108,9 @@ on_both_databases!(
                 Some(_) => Err(Error::conflict("claimed meanwhile")),
             }
         };
-        let result = complaints::transition(
-            &store.db,
-            store.now(),
-            &Actor::system(),
-            &stale,
-            Action::RecomputeDeadlines,
-            json!({}),
-            unclaimed,
-            |_, _| {},
-        )
-        .await;
+        let system = Actor::system();
+        let request = Transition::new(&system, &stale, Action::RecomputeDeadlines).guard(unclaimed);
+        let result = complaints::transition(&store.db, store.now(), request).await;
         assert!(
             matches!(&result, Err(Error::Conflict { detail, .. }) if detail == "claimed meanwhile"),
             "{result:?}"

@@ -17,7 +17,7 @@ use crate::domain::lifecycle::{Action, Status};
 use crate::domain::phone::{Phone, mask_phone};
 use crate::domain::vocabulary::{Category, ConsumerDecision, Problem};
 use crate::error::{Error, Result};
-use crate::store::complaints::{self, NewComplaint};
+use crate::store::complaints::{self, NewComplaint, Transition};
 use crate::store::events::Actor;
 use crate::store::scope::CaseFilter;
 use crate::store::{self, Complaint, idempotency, negotiation, scope};
@@ -299,30 +299,12 @@ async fn consumer_response(
         ConsumerDecision::Object => {
             // Only a settlement the handler reported, inside its objection
             // window: the lifecycle table decides (store::complaints::position_of).
-            complaints::transition(
-                &state.db,
-                now,
-                &actor,
-                &case,
-                Action::ConsumerObject,
-                payload,
-                complaints::unguarded,
-                |_, _| {},
-            )
-            .await?
+            let request = Transition::new(&actor, &case, Action::ConsumerObject).payload(payload);
+            complaints::transition(&state.db, now, request).await?
         }
         ConsumerDecision::Escalate => {
-            complaints::transition(
-                &state.db,
-                now,
-                &actor,
-                &case,
-                Action::ConsumerEscalate,
-                payload,
-                complaints::unguarded,
-                |_, _| {},
-            )
-            .await?
+            let request = Transition::new(&actor, &case, Action::ConsumerEscalate).payload(payload);
+            complaints::transition(&state.db, now, request).await?
         }
     };
     Ok(HttpResponse::Ok().json(views::complaint(&updated, &p)))
@@ -340,17 +322,10 @@ async fn withdraw(
     let mut input = Input::new(&body.value)?;
     let reason = input.text("reason", Optional, NOTE_MAX);
     input.finish()?;
-    let updated = complaints::transition(
-        &state.db,
-        state.now(),
-        &Actor::from(&p),
-        &case,
-        Action::Withdraw,
-        json!({ "reason": reason }),
-        complaints::unguarded,
-        |_, _| {},
-    )
-    .await?;
+    let actor = Actor::from(&p);
+    let request =
+        Transition::new(&actor, &case, Action::Withdraw).payload(json!({ "reason": reason }));
+    let updated = complaints::transition(&state.db, state.now(), request).await?;
     Ok(HttpResponse::Ok().json(views::complaint(&updated, &p)))
 }
 

@@ -2,7 +2,6 @@
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
-use sea_orm::ActiveValue::Set;
 use serde_json::json;
 
 use super::extract::{Auth, JsonBody, NoFields, Query, page, state};
@@ -15,7 +14,7 @@ use crate::domain::vocabulary::{ContactMethod, Remedy};
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use crate::store::Complaint;
-use crate::store::complaints;
+use crate::store::complaints::{self, Transition};
 use crate::store::events::Actor;
 use crate::store::negotiation::{self, NewProposal, ReportedSettlement};
 use crate::store::scope::{self, CaseFilter};
@@ -72,18 +71,10 @@ async fn deliver_on_read(state: &AppState, p: &Principal, case: Complaint) -> Re
     if case.status != Status::Routed.as_str() {
         return Ok(case);
     }
-    let now = state.now();
-    let delivered = complaints::transition(
-        &state.db,
-        now,
-        &Actor::from(p),
-        &case,
-        Action::Deliver,
-        json!({ "via": "inbox" }),
-        complaints::unguarded,
-        |m, _| m.received_at = Set(Some(now.at)),
-    )
-    .await;
+    let actor = Actor::from(p);
+    let request =
+        Transition::new(&actor, &case, Action::Deliver).payload(json!({ "via": "inbox" }));
+    let delivered = complaints::transition(&state.db, state.now(), request).await;
     match delivered {
         Ok(case) => Ok(case),
         // A concurrent read delivered it first; show the case as it now is.
@@ -159,17 +150,9 @@ async fn noted(
     let note = input.text(field, Required, NOTE_MAX);
     input.finish()?;
     let state = state(req)?;
-    let updated = complaints::transition(
-        &state.db,
-        state.now(),
-        &Actor::from(p),
-        &case,
-        action,
-        json!({ field: note }),
-        complaints::unguarded,
-        |_, _| {},
-    )
-    .await?;
+    let actor = Actor::from(p);
+    let request = Transition::new(&actor, &case, action).payload(json!({ field: note }));
+    let updated = complaints::transition(&state.db, state.now(), request).await?;
     Ok(HttpResponse::Ok().json(views::complaint(&updated, p)))
 }
 
@@ -208,21 +191,13 @@ async fn contact(
     if at.is_some_and(|at| at > now.at) {
         return Err(Error::field("at", "must not be in the future"));
     }
-    let updated = complaints::transition(
-        &state.db,
-        now,
-        &Actor::from(&p),
-        &case,
-        Action::RecordContact,
-        json!({
-            "method": method,
-            "note": note,
-            "at": views::time(&at.unwrap_or(now.at)),
-        }),
-        complaints::unguarded,
-        |_, _| {},
-    )
-    .await?;
+    let actor = Actor::from(&p);
+    let request = Transition::new(&actor, &case, Action::RecordContact).payload(json!({
+        "method": method,
+        "note": note,
+        "at": views::time(&at.unwrap_or(now.at)),
+    }));
+    let updated = complaints::transition(&state.db, now, request).await?;
     Ok(HttpResponse::Created().json(views::complaint(&updated, &p)))
 }
 

@@ -96,8 +96,7 @@ async fn claim(
     _: NoFields,
 ) -> Result<HttpResponse> {
     let case = queue_case(&req, &p, &id).await?;
-    let user_id = p.staff()?.0.to_string();
-    act(&req, &p, case, Step::Claim { user_id }).await
+    act(&req, &p, case, Step::Claim).await
 }
 
 async fn release(

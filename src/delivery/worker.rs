@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use governor::clock::DefaultClock;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
-use sea_orm::{ActiveValue::Set, DatabaseTransaction, TransactionTrait};
+use sea_orm::{DatabaseTransaction, TransactionTrait};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -25,6 +25,7 @@ use crate::config::DeliveryConfig;
 use crate::domain::deadlines::Policy;
 use crate::domain::lifecycle::{Action, EscalationReason, Status};
 use crate::metrics::Metrics;
+use crate::store::complaints::Transition;
 use crate::store::events::Actor;
 use crate::store::{Complaint, Db, OutboxRow, complaints, deliveries, directory, outbox as queue};
 
@@ -651,22 +652,12 @@ impl Deliverer {
         settle.write(&txn).await?;
         let mut rows = complaints::Deferred::default();
         if !cases.is_empty() {
-            let now = self.now();
-            let delivered = matches!(action, Action::Deliver);
-            complaints::transition_many_deferring(
-                &txn,
-                now,
-                &Actor::system(),
-                cases,
-                action,
-                |m| {
-                    if delivered {
-                        m.received_at = Set(Some(now.at));
-                    }
-                },
-                &mut rows,
-            )
-            .await?;
+            let system = Actor::system();
+            let requests = cases
+                .into_iter()
+                .map(|(case, payload)| Transition::new(&system, case, action).payload(payload))
+                .collect();
+            complaints::transition_deferring(&txn, self.now(), requests, &mut rows).await?;
         }
         self.commit(txn, rows).await
     }

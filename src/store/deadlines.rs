@@ -4,12 +4,12 @@ use chrono::{DateTime, Utc};
 use entity::complaint;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 use serde_json::json;
 
-use super::complaints;
+use super::complaints::{self, Transition};
 use super::events::Actor;
 use crate::clock::Now;
 use crate::domain::deadlines::{self, Deadlines};
@@ -65,7 +65,7 @@ pub async fn act_on(db: &DatabaseConnection, now: Now<'_>, id: &str) -> Result<V
             break;
         };
         let status = complaints::status_of(&case)?;
-        let mut clocks = complaints::deadlines_of(&case)?;
+        let clocks = complaints::deadlines_of(&case)?;
         let Some(due) = deadlines::due_now(status, &clocks, now.at) else {
             fix_stale_schedule(db, &case, status, &clocks).await?;
             break;
@@ -74,21 +74,13 @@ pub async fn act_on(db: &DatabaseConnection, now: Now<'_>, id: &str) -> Result<V
             "name": due.clock,
             "due": clocks.get(&due.clock).map(|d| d.due),
         }});
+        let system = Actor::system();
+        let mut request = Transition::new(&system, &case, due.action).payload(payload);
         if due.action == Action::WarnDeadline {
-            deadlines::mark_warned(&mut clocks, due.clock, now.at);
+            request = request.warning(due.clock);
         }
-        let edited = serde_json::to_value(&clocks).map_err(Error::internal)?;
         let txn = db.begin().await?;
-        let result = complaints::transition_in(
-            &txn,
-            now,
-            &Actor::system(),
-            &case,
-            due.action,
-            payload,
-            |m| m.deadlines = Set(edited),
-        )
-        .await;
+        let result = complaints::transition_in(&txn, now, request).await;
         match result {
             Ok(_) => {
                 txn.commit().await?;
@@ -171,16 +163,10 @@ pub async fn recount(db: &DatabaseConnection, now: Now<'_>, id: &str) -> Result<
         return Ok(false);
     }
     let txn = db.begin().await?;
-    let result = complaints::transition_in(
-        &txn,
-        now,
-        &Actor::system(),
-        &case,
-        Action::RecomputeDeadlines,
-        json!({ "reason": "the holiday schedule of a year they run into was loaded" }),
-        |_| {},
-    )
-    .await;
+    let system = Actor::system();
+    let request = Transition::new(&system, &case, Action::RecomputeDeadlines)
+        .payload(json!({ "reason": "the holiday schedule of a year they run into was loaded" }));
+    let result = complaints::transition_in(&txn, now, request).await;
     match result {
         Ok(_) => {
             txn.commit().await?;

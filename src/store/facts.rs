@@ -59,7 +59,7 @@ pub fn keep_overdue(model: &mut complaint::ActiveModel, deadlines: &Deadlines) {
 }
 
 /// What `action` (from `from` to `to`, at `now`) adds to or takes from the
-/// report's facts. Runs after the action's own edit and after its deadlines
+/// report's facts. Runs after the action's own effects and after its deadlines
 /// moved, so it reads the case as the change leaves it.
 pub fn keep(
     model: &mut complaint::ActiveModel,

@@ -11,10 +11,10 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     FromQueryResult, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::bulk::one_of;
-use super::complaints;
+use super::complaints::{self, Transition};
 use super::deadlines::caught_up;
 use super::directory;
 use super::events::Actor;
@@ -307,18 +307,14 @@ pub async fn answer(
     });
     let actor = Actor::from(p);
     let txn = db.begin().await?;
-    let updated = if reopens {
-        let mut payload = payload;
-        payload["previous_outcome"] = case.outcome.clone().unwrap_or(Value::Null);
-        complaints::transition_in(&txn, now, &actor, &case, Action::Reopen, payload, |m| {
-            // The case is open again; what it ended with stays in the case file.
-            m.outcome = Set(None);
-        })
-        .await?
+    // A reopened case's outcome is cleared, and kept in its case file.
+    let action = if reopens {
+        Action::Reopen
     } else {
-        let action = Action::RecordFollowup;
-        complaints::transition_in(&txn, now, &actor, &case, action, payload, |_| {}).await?
+        Action::RecordFollowup
     };
+    let request = Transition::new(&actor, &case, action).payload(payload);
+    let updated = complaints::transition_in(&txn, now, request).await?;
     let recorded = followup::Entity::update_many()
         .col_expr(
             followup::Column::Status,

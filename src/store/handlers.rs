@@ -11,6 +11,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use super::audit::{self, Change};
+use super::complaints::Transition;
 use super::directory::{self, Credentials};
 use super::events::Actor;
 use super::{Db, complaints, deliveries, new_id};
@@ -170,16 +171,10 @@ pub async fn update(
     audit::record(&txn, &actor, change).await?;
     if suspending {
         for case in complaints::open_at_handler(&txn, &updated.id).await? {
-            complaints::transition_in(
-                &txn,
-                now,
-                &actor,
-                &case,
-                Action::Escalate(EscalationReason::HandlerSuspended),
-                json!({ "handler_status": updated.status }),
-                |_| {},
-            )
-            .await?;
+            let escalate = Action::Escalate(EscalationReason::HandlerSuspended);
+            let request = Transition::new(&actor, &case, escalate)
+                .payload(json!({ "handler_status": updated.status }));
+            complaints::transition_in(&txn, now, request).await?;
         }
     }
     txn.commit().await?;

@@ -10,7 +10,7 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 
-use super::complaints::{self, Record, transition_in, transition_with_records};
+use super::complaints::{self, Transition, transition_in};
 use super::deadlines::caught_up;
 use super::events::Actor;
 use super::new_id;
@@ -27,34 +27,7 @@ pub async fn acknowledge(
     actor: &Actor,
     case: &complaint::Model,
 ) -> Result<complaint::Model> {
-    let case = &caught_up(db, now, case).await?;
-    let first_disclosure = case.phone_disclosed_at.is_none();
-    let disclosure = first_disclosure.then(|| Record {
-        kind: "contact_disclosed",
-        payload: json!({
-            "recipient": {"kind": "handler", "id": case.handler_id},
-            "fields": ["consumer.phone"],
-            "purpose": "the handler acknowledged the complaint and must contact the consumer",
-        }),
-    });
-    let txn = db.begin().await?;
-    let updated = transition_with_records(
-        &txn,
-        now,
-        actor,
-        case,
-        Action::Acknowledge,
-        json!({}),
-        disclosure.into_iter().collect(),
-        |m| {
-            if first_disclosure {
-                m.phone_disclosed_at = Set(Some(now.at));
-            }
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(updated)
+    complaints::transition(db, now, Transition::new(actor, case, Action::Acknowledge)).await
 }
 
 pub struct NewProposal {
@@ -80,7 +53,8 @@ pub async fn propose(
         "amount_cents": new.amount_cents,
         "note": new.note,
     });
-    let updated = transition_in(&txn, now, actor, case, Action::Propose, payload, |_| {}).await?;
+    let request = Transition::new(actor, case, Action::Propose).payload(payload);
+    let updated = transition_in(&txn, now, request).await?;
     proposal::Entity::update_many()
         .col_expr(proposal::Column::Status, "superseded".into())
         .filter(proposal::Column::ComplaintId.eq(case.id.as_str()))
@@ -126,17 +100,10 @@ pub async fn report_settlement(
         "note": settlement.note,
         "settled_at": beijing(&now.at),
     });
-    complaints::transition(
-        db,
-        now,
-        actor,
-        case,
-        Action::ReportSettlement,
-        outcome.clone(),
-        complaints::unguarded,
-        |m, _| m.outcome = Set(Some(outcome.clone())),
-    )
-    .await
+    let request = Transition::new(actor, case, Action::ReportSettlement)
+        .payload(outcome.clone())
+        .outcome(outcome);
+    complaints::transition(db, now, request).await
 }
 
 /// The consumer accepts (→ settled, recovering the proposal's amount) or
@@ -183,12 +150,11 @@ pub async fn answer_proposal(
         "note": proposal.note,
         "settled_at": crate::clock::beijing(&now.at),
     });
-    let updated = transition_in(&txn, now, actor, case, action, payload, |m| {
-        if accept {
-            m.outcome = Set(Some(outcome));
-        }
-    })
-    .await?;
+    let mut request = Transition::new(actor, case, action).payload(payload);
+    if accept {
+        request = request.outcome(outcome);
+    }
+    let updated = transition_in(&txn, now, request).await?;
     let mut answered: proposal::ActiveModel = proposal.into();
     answered.status = Set(if accept { "accepted" } else { "rejected" }.into());
     answered.update(&txn).await?;
@@ -219,16 +185,8 @@ pub async fn request_extension(
     }
     let id = new_id();
     let payload = json!({ "extension_id": id, "working_days": working_days, "reason": reason });
-    let updated = transition_in(
-        &txn,
-        now,
-        actor,
-        case,
-        Action::RequestExtension,
-        payload,
-        |_| {},
-    )
-    .await?;
+    let request = Transition::new(actor, case, Action::RequestExtension).payload(payload);
+    let updated = transition_in(&txn, now, request).await?;
     let extension = extension::ActiveModel {
         id: Set(id),
         complaint_id: Set(case.id.clone()),
@@ -288,24 +246,14 @@ pub async fn decide_extension(
         "working_days": extension.working_days,
         "note": note,
     }});
-    let (action, extended) = if approve {
-        let mut clocks = super::complaints::deadlines_of(case)?;
+    let request = if approve {
         let days = u32::try_from(extension.working_days).map_err(Error::internal)?;
-        now.policy
-            .extend(&mut clocks, days)
-            .map_err(Error::conflict)?;
-        let json = serde_json::to_value(&clocks).map_err(Error::internal)?;
-        (Action::ApproveExtension, Some(json))
+        Transition::new(actor, case, Action::ApproveExtension).extension(days)
     } else {
-        (Action::RejectExtension, None)
+        Transition::new(actor, case, Action::RejectExtension)
     };
     let txn = db.begin().await?;
-    let updated = transition_in(&txn, now, actor, case, action, payload, |m| {
-        if let Some(json) = extended {
-            m.deadlines = Set(json);
-        }
-    })
-    .await?;
+    let updated = transition_in(&txn, now, request.payload(payload)).await?;
     let decided = extension::Entity::update_many()
         .col_expr(extension::Column::Status, Expr::value(status))
         .col_expr(extension::Column::DecidedAt, Expr::value(Some(now.at)))

@@ -150,10 +150,10 @@ pub async fn insert_leased<C: ConnectionTrait>(
                 _ => None,
             };
             let id = id.ok_or_else(|| {
-                crate::error::Error::internal(std::io::Error::other(format!(
+                crate::error::Error::unexpected(format!(
                     "outbox row {:?} was not returned by its insert",
                     row.webhook_id
-                )))
+                ))
             })?;
             row.id = Set(id);
             Ok(row.try_into_model()?)
@@ -189,44 +189,61 @@ async fn has_callback<C: ConnectionTrait>(db: &C, partner_id: &str) -> Result<bo
     Ok(known)
 }
 
-/// The outbound events of one change of `case`, for its transaction to write.
-/// `at` is business time (the events' `timestamp`); scheduling runs on real time.
+/// One change of a case, as its outbound events tell of it.
+pub struct Change<'a> {
+    /// The case as the change leaves it.
+    pub case: &'a complaint::Model,
+    /// None at intake.
+    pub from: Option<Status>,
+    pub to: Status,
+    /// None at intake.
+    pub action: Option<Action>,
+    /// The change's case-file payload; the events about a deadline or an
+    /// extension carry that part of it beside the complaint.
+    pub detail: &'a Value,
+    /// Business time: the events' `timestamp` (scheduling runs on real time).
+    pub at: DateTime<Utc>,
+}
+
+impl Change<'_> {
+    fn handler_events(&self) -> Vec<&'static str> {
+        handler_events(self.from, self.to, self.action)
+    }
+}
+
+/// The outbound events of one change, for its transaction to write.
 pub async fn rows_of_change(
     txn: &DatabaseTransaction,
-    case: &complaint::Model,
-    from: Option<Status>,
-    to: Status,
-    action: Option<Action>,
-    detail: &Value,
-    at: DateTime<Utc>,
+    change: Change<'_>,
 ) -> Result<Vec<outbox::ActiveModel>> {
     // Read the handler only when it has something to be told.
-    let handler = match &case.handler_id {
-        Some(id) if !handler_events(from, to, action).is_empty() => {
+    let handler = match &change.case.handler_id {
+        Some(id) if !change.handler_events().is_empty() => {
             handler::Entity::find_by_id(id.clone()).one(txn).await?
         }
         _ => None,
     };
-    rows_for(txn, case, from, to, action, detail, at, handler.as_ref()).await
+    rows_for(txn, change, handler.as_ref()).await
 }
 
-/// The outbox rows one change of `case` produces, for the caller to write in
-/// the change's transaction. `detail` is the change's case-file payload; the
-/// events about a deadline or an extension carry that part of it beside the
-/// complaint. Reads nothing but whether the partner has a callback (cached).
-#[allow(clippy::too_many_arguments)]
+/// The outbox rows one change produces, for the caller to write in the
+/// change's transaction, `handler` being the case's handler if it is to be
+/// told. Reads nothing but whether the partner has a callback (cached).
 pub async fn rows_for<C: ConnectionTrait>(
     db: &C,
-    case: &complaint::Model,
-    from: Option<Status>,
-    to: Status,
-    action: Option<Action>,
-    detail: &Value,
-    at: DateTime<Utc>,
+    change: Change<'_>,
     handler: Option<&handler::Model>,
 ) -> Result<Vec<outbox::ActiveModel>> {
+    let for_handler = change.handler_events();
+    let Change {
+        case,
+        from,
+        to,
+        detail,
+        at,
+        ..
+    } = change;
     let mut rows = Vec::new();
-    let for_handler = handler_events(from, to, action);
     if let Some(h) = handler.filter(|h| case.handler_id.as_deref() == Some(h.id.as_str()))
         && !for_handler.is_empty()
         && h.delivery == "push"

@@ -3,10 +3,10 @@
 //! so the outcome a station leaves on a case has one shape.
 
 use entity::complaint;
-use sea_orm::{ActiveValue::Set, DatabaseConnection};
+use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
-use super::complaints::{self, Record};
+use super::complaints::{self, Record, Transition};
 use super::events::Actor;
 use crate::clock::Now;
 use crate::clock::beijing;
@@ -14,9 +14,8 @@ use crate::domain::lifecycle::{Action, CloseResult};
 use crate::error::{Error, Result};
 
 pub enum Step {
-    Claim {
-        user_id: String,
-    },
+    /// The staff member acting takes the case.
+    Claim,
     Release,
     Decide {
         accept: bool,
@@ -30,20 +29,6 @@ pub enum Step {
         recovered_cents: i64,
         note: String,
     },
-}
-
-/// The station's part of the outcome, merged into what is already there.
-fn merged(case: &complaint::Model, fields: &Value) -> Value {
-    let mut outcome = match &case.outcome {
-        Some(Value::Object(map)) if map.get("kind").and_then(Value::as_str) == Some("station") => {
-            Value::Object(map.clone())
-        }
-        _ => json!({ "kind": "station" }),
-    };
-    if let (Value::Object(target), Value::Object(source)) = (&mut outcome, fields) {
-        target.extend(source.clone());
-    }
-    outcome
 }
 
 fn decided(case: &complaint::Model) -> bool {
@@ -79,9 +64,29 @@ fn awaits_initial_feedback(case: &complaint::Model) -> Result<()> {
     Ok(())
 }
 
+/// A decision's action, and the station's part of the outcome it records.
+fn decision(accept: bool, grounds: Option<String>, at: &str, by: Option<&str>) -> (Action, Value) {
+    if accept {
+        let part = json!({ "decision": "accepted", "decided_at": at, "decided_by": by });
+        return (Action::Accept, part);
+    }
+    let part = json!({
+        "decision": "not_accepted",
+        "grounds": grounds,
+        "result": CloseResult::NotAccepted,
+        "recovered_cents": 0,
+        "decided_at": at,
+        "decided_by": by,
+        "closed_at": at,
+    });
+    (Action::NotAccept, part)
+}
+
 /// Runs one station step on `case` as `actor` (a staff member's id in
 /// `actor.id`). Every check is a guard of the transition, so it holds for the
 /// case as it stands when the step is written, not only as it was first read.
+/// What a step records as the station's part of the outcome is also its
+/// case-file payload.
 pub async fn act(
     db: &DatabaseConnection,
     now: Now<'_>,
@@ -92,79 +97,34 @@ pub async fn act(
     let at = beijing(&now.at);
     let by = actor.id.clone();
     let held = held_by(actor);
+    let step_on = |action| Transition::new(actor, case, action);
     match step {
-        Step::Claim { user_id } => {
-            let edit = move |m: &mut complaint::ActiveModel, _: &complaint::Model| {
-                m.assignee_id = Set(Some(user_id.clone()))
-            };
-            complaints::transition(
-                db,
-                now,
-                actor,
-                case,
-                Action::Claim,
-                json!({}),
-                complaints::unguarded,
-                edit,
-            )
-            .await
-        }
+        Step::Claim => complaints::transition(db, now, step_on(Action::Claim)).await,
         Step::Release => {
-            let edit =
-                |m: &mut complaint::ActiveModel, _: &complaint::Model| m.assignee_id = Set(None);
-            complaints::transition(db, now, actor, case, Action::Release, json!({}), held, edit)
-                .await
+            let request = step_on(Action::Release).guard(held);
+            complaints::transition(db, now, request).await
         }
         Step::Decide { accept, grounds } => {
-            let (action, fields) = if accept {
-                (
-                    Action::Accept,
-                    json!({ "decision": "accepted", "decided_at": at, "decided_by": by }),
-                )
-            } else {
-                let fields = json!({
-                    "decision": "not_accepted",
-                    "grounds": grounds,
-                    "result": CloseResult::NotAccepted,
-                    "recovered_cents": 0,
-                    "decided_at": at,
-                    "decided_by": by,
-                    "closed_at": at,
-                });
-                (Action::NotAccept, fields)
-            };
-            let edit = |m: &mut complaint::ActiveModel, current: &complaint::Model| {
-                m.outcome = Set(Some(merged(current, &fields)))
-            };
-            complaints::transition(db, now, actor, case, action, fields.clone(), held, edit).await
+            let (action, part) = decision(accept, grounds, &at, by.as_deref());
+            let request = step_on(action).payload(part.clone()).outcome(part);
+            complaints::transition(db, now, request.guard(held)).await
         }
         Step::InitialFeedback { note } => {
-            let payload = json!({ "kind": "initial", "note": note });
             let guard = |current: &complaint::Model| {
                 held(current)?;
                 awaits_initial_feedback(current)
             };
-            let edit = |m: &mut complaint::ActiveModel, _: &complaint::Model| {
-                m.initial_feedback_at = Set(Some(now.at))
-            };
-            complaints::transition(
-                db,
-                now,
-                actor,
-                case,
-                Action::InitialFeedback,
-                payload,
-                guard,
-                edit,
-            )
-            .await
+            let request = step_on(Action::InitialFeedback)
+                .payload(json!({ "kind": "initial", "note": note }))
+                .guard(guard);
+            complaints::transition(db, now, request).await
         }
         Step::Close {
             result,
             recovered_cents,
             note,
         } => {
-            let fields = json!({
+            let part = json!({
                 "result": result,
                 "recovered_cents": recovered_cents,
                 "closing_note": note,
@@ -176,21 +136,11 @@ pub async fn act(
                 kind: "termination_notice",
                 payload: json!({ "notice": note }),
             });
-            let edit = |m: &mut complaint::ActiveModel, current: &complaint::Model| {
-                m.outcome = Set(Some(merged(current, &fields)))
-            };
-            complaints::transition_recording(
-                db,
-                now,
-                actor,
-                case,
-                Action::Close,
-                fields.clone(),
-                notice.into_iter().collect(),
-                held,
-                edit,
-            )
-            .await
+            let request = step_on(Action::Close)
+                .payload(part.clone())
+                .outcome(part)
+                .records(notice);
+            complaints::transition(db, now, request.guard(held)).await
         }
     }
 }
