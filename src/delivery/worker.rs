@@ -12,7 +12,6 @@ use chrono::{DateTime, Duration, Utc};
 use governor::clock::DefaultClock;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
-use sea_orm::{DatabaseTransaction, TransactionTrait};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -25,8 +24,7 @@ use crate::config::DeliveryConfig;
 use crate::domain::deadlines::Policy;
 use crate::domain::lifecycle::{Action, EscalationReason, Status};
 use crate::metrics::Metrics;
-use crate::store::complaints::Transition;
-use crate::store::events::Actor;
+use crate::store::deliveries::Settle;
 use crate::store::{Complaint, Db, OutboxRow, complaints, deliveries, directory, outbox as queue};
 
 /// Where a row goes, with which secrets, at what rate.
@@ -98,32 +96,6 @@ enum Outcome {
         error: String,
         retry_after: Option<StdDuration>,
     },
-}
-
-/// How a batch's outbox rows end, written with the cases they move.
-enum Settle<'a> {
-    Delivered(Vec<i64>),
-    Dead {
-        row: &'a OutboxRow,
-        attempted: bool,
-        error: &'a str,
-    },
-}
-
-impl Settle<'_> {
-    async fn write<C: sea_orm::ConnectionTrait>(&self, db: &C) -> crate::error::Result<()> {
-        match self {
-            Settle::Delivered(ids) => deliveries::settle_delivered(db, ids).await,
-            Settle::Dead {
-                row,
-                attempted,
-                error,
-            } => {
-                deliveries::settle_row(db, row, "dead", *attempted, None, Some(error.to_string()))
-                    .await
-            }
-        }
-    }
 }
 
 /// An error with its causes, outermost first ("error sending request: ...:
@@ -648,30 +620,7 @@ impl Deliverer {
         cases: Vec<(&Complaint, serde_json::Value)>,
         action: Action,
     ) -> crate::error::Result<()> {
-        let txn = self.db.begin().await?;
-        settle.write(&txn).await?;
-        let mut rows = complaints::Deferred::default();
-        if !cases.is_empty() {
-            let system = Actor::system();
-            let requests = cases
-                .into_iter()
-                .map(|(case, payload)| Transition::new(&system, case, action).payload(payload))
-                .collect();
-            complaints::transition_deferring(&txn, self.now(), requests, &mut rows).await?;
-        }
-        self.commit(txn, rows).await
-    }
-
-    /// Writes a transaction's case-file and outbox rows and commits it; new
-    /// outbox rows (a partner's status callback) wake a worker.
-    async fn commit(
-        &self,
-        txn: DatabaseTransaction,
-        rows: complaints::Deferred,
-    ) -> crate::error::Result<()> {
-        let wake = rows.writes_outbox();
-        rows.write(&txn).await?;
-        txn.commit().await?;
+        let wake = deliveries::settle_moving(&self.db, self.now(), settle, cases, action).await?;
         if wake {
             self.ready.wake();
         }

@@ -6,10 +6,66 @@ use entity::{delivery_attempt, endpoint, outbox};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder,
+    QueryOrder, TransactionTrait,
 };
 
+use super::complaints::{self, Deferred, Transition};
+use super::events::Actor;
+use super::{Complaint, Db};
+use crate::clock::Now;
+use crate::domain::lifecycle::Action;
 use crate::error::Result;
+
+/// How a batch's outbox rows end, written with the cases they move.
+pub enum Settle<'a> {
+    Delivered(Vec<i64>),
+    Dead {
+        row: &'a outbox::Model,
+        attempted: bool,
+        error: &'a str,
+    },
+}
+
+impl Settle<'_> {
+    pub async fn write<C: ConnectionTrait>(&self, db: &C) -> Result<()> {
+        match self {
+            Settle::Delivered(ids) => settle_delivered(db, ids).await,
+            Settle::Dead {
+                row,
+                attempted,
+                error,
+            } => settle_row(db, row, "dead", *attempted, None, Some(error.to_string())).await,
+        }
+    }
+}
+
+/// Ends a batch's outbox rows and moves their cases by `action` (each with
+/// its payload) in one transaction, so a delivery and the case's status
+/// change commit together. Answers whether new outbox rows were written (a
+/// partner's status callback), which a worker should be woken for.
+pub async fn settle_moving(
+    db: &Db,
+    now: Now<'_>,
+    settle: &Settle<'_>,
+    cases: Vec<(&Complaint, serde_json::Value)>,
+    action: Action,
+) -> Result<bool> {
+    let txn = db.begin().await?;
+    settle.write(&txn).await?;
+    let mut rows = Deferred::default();
+    if !cases.is_empty() {
+        let system = Actor::system();
+        let requests = cases
+            .into_iter()
+            .map(|(case, payload)| Transition::new(&system, case, action).payload(payload))
+            .collect();
+        complaints::transition_deferring(&txn, now, requests, &mut rows).await?;
+    }
+    let wake = rows.writes_outbox();
+    rows.write(&txn).await?;
+    txn.commit().await?;
+    Ok(wake)
+}
 
 pub struct Attempt<'a> {
     pub row: &'a outbox::Model,
