@@ -473,13 +473,7 @@ impl Policy {
             }
             _ => {}
         }
-        let handler_stage = |s: Status| {
-            matches!(
-                s,
-                Status::Routed | Status::Delivered | Status::Acknowledged | Status::Negotiating
-            )
-        };
-        if from.is_some_and(handler_stage) && !handler_stage(to) {
+        if from.is_some_and(Status::is_handler_stage) && !to.is_handler_stage() {
             end(deadlines, C::AckBy);
             end(deadlines, C::ResolveBy);
         }

@@ -88,6 +88,20 @@ string_enum!(
 );
 
 impl Status {
+    /// The states in which the case is in the handler's hands, from routing
+    /// to the end of negotiation.
+    pub const HANDLER_STAGE: [Status; 4] = [
+        Status::Routed,
+        Status::Delivered,
+        Status::Acknowledged,
+        Status::Negotiating,
+    ];
+
+    /// One of [`Status::HANDLER_STAGE`]: the handler's clocks run.
+    pub fn is_handler_stage(self) -> bool {
+        Status::HANDLER_STAGE.contains(&self)
+    }
+
     /// The handler is working the case (acknowledged or negotiating): the
     /// only states in which it negotiates and an extension can be decided.
     pub fn is_worked_by_handler(self) -> bool {

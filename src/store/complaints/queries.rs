@@ -66,12 +66,7 @@ pub async fn open_at_handler<C: ConnectionTrait>(
 ) -> Result<Vec<complaint::Model>> {
     Ok(complaint::Entity::find()
         .filter(complaint::Column::HandlerId.eq(handler_id))
-        .filter(complaint::Column::Status.is_in([
-            Status::Routed.as_str(),
-            Status::Delivered.as_str(),
-            Status::Acknowledged.as_str(),
-            Status::Negotiating.as_str(),
-        ]))
+        .filter(complaint::Column::Status.is_in(Status::HANDLER_STAGE.map(Status::as_str)))
         .all(db)
         .await?)
 }
