@@ -300,8 +300,30 @@ impl Deliverer {
 
     /// Delivers one claimed batch: destinations and breaker states are read once
     /// per target, the requests go out concurrently, and the attempts and
-    /// successes are written back in bulk.
+    /// successes are written back in bulk: the gate, the sends, the breakers,
+    /// then the rows as the answers say.
     async fn deliver_batch(&self, rows: Vec<OutboxRow>) -> crate::error::Result<()> {
+        let (to_send, states) = self.gate(rows).await?;
+        let sent = self.send_all(to_send).await;
+        self.record(&sent).await?;
+        self.follow_breakers(&sent, &states).await?;
+        self.settle_sent(&sent).await
+    }
+
+    fn breaker_pause(&self) -> Duration {
+        Duration::seconds(self.config.breaker_pause_seconds as i64)
+    }
+
+    /// Settles the rows that cannot go now (no endpoint, endpoint gone or
+    /// paused) and answers the rest with their destinations, and each
+    /// endpoint's breaker state as it stands before the sends.
+    async fn gate(
+        &self,
+        rows: Vec<OutboxRow>,
+    ) -> crate::error::Result<(
+        Vec<(OutboxRow, Arc<Destination>)>,
+        HashMap<String, Endpoint>,
+    )> {
         let mut destinations: HashMap<String, Option<Arc<Destination>>> = HashMap::new();
         for row in &rows {
             if let Entry::Vacant(slot) = destinations.entry(endpoint_key(row)) {
@@ -323,7 +345,7 @@ impl Deliverer {
                 .collect();
         let mut states = loaded.clone();
         let now = Utc::now();
-        let pause = Duration::seconds(self.config.breaker_pause_seconds as i64);
+        let pause = self.breaker_pause();
         let mut to_send = Vec::new();
         for row in rows {
             let key = endpoint_key(&row);
@@ -374,41 +396,52 @@ impl Deliverer {
             }
             to_send.push((row, dest));
         }
+        Ok((to_send, states))
+    }
+
+    /// Sends the batch concurrently, each within the endpoint's rate cap and
+    /// the batch's lease; a send that cannot start in time is left out.
+    async fn send_all(&self, to_send: Vec<(OutboxRow, Arc<Destination>)>) -> Vec<Sent> {
         // Results are written once the whole batch has answered, so every
         // attempt of the batch starts in time for the earliest lease in it.
         let send_by = self.send_by(to_send.iter().filter_map(|(r, _)| r.locked_until).min());
-        let sent: Vec<Sent> =
-            futures_util::future::join_all(to_send.into_iter().map(|(row, dest)| async move {
-                let rate = dest.rate.unwrap_or(self.config.rate_per_second);
-                let burst = if dest.rate.is_some() {
-                    rate
-                } else {
-                    self.config.burst
-                };
-                // The wait for the rate cap must not outlast the lease.
-                let time_left = (send_by? - Utc::now()).to_std().ok()?;
-                let limiter = self.limiters.get(&endpoint_key(&row), rate, burst);
-                tokio::time::timeout(time_left, limiter.until_ready())
-                    .await
-                    .ok()?;
-                let at = Utc::now();
-                let started = Instant::now();
-                let outcome = self.send(&row, &dest).await;
-                Some(Sent {
-                    elapsed: started.elapsed(),
-                    at,
-                    row,
-                    outcome,
-                })
-            }))
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
-        self.record(&sent).await?;
-        // Each endpoint's breaker follows its answers in order; only changes are written.
+        futures_util::future::join_all(to_send.into_iter().map(|(row, dest)| async move {
+            let rate = dest.rate.unwrap_or(self.config.rate_per_second);
+            let burst = if dest.rate.is_some() {
+                rate
+            } else {
+                self.config.burst
+            };
+            // The wait for the rate cap must not outlast the lease.
+            let time_left = (send_by? - Utc::now()).to_std().ok()?;
+            let limiter = self.limiters.get(&endpoint_key(&row), rate, burst);
+            tokio::time::timeout(time_left, limiter.until_ready())
+                .await
+                .ok()?;
+            let at = Utc::now();
+            let started = Instant::now();
+            let outcome = self.send(&row, &dest).await;
+            Some(Sent {
+                elapsed: started.elapsed(),
+                at,
+                row,
+                outcome,
+            })
+        }))
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    /// Each endpoint's breaker follows its answers in order; only changes are written.
+    async fn follow_breakers(
+        &self,
+        sent: &[Sent],
+        states: &HashMap<String, Endpoint>,
+    ) -> crate::error::Result<()> {
         let mut after: HashMap<String, Endpoint> = HashMap::new();
-        for s in &sent {
+        for s in sent {
             let key = endpoint_key(&s.row);
             let current = after
                 .get(&key)
@@ -421,7 +454,7 @@ impl Deliverer {
                 Outcome::Failed { .. } => breaker::after_failure(
                     &current,
                     self.config.breaker_failures,
-                    pause,
+                    self.breaker_pause(),
                     Utc::now(),
                 ),
             };
@@ -437,8 +470,14 @@ impl Deliverer {
                     .await?;
             }
         }
+        Ok(())
+    }
+
+    /// The rows as their answers say: delivered forwards move their cases,
+    /// a 410 gives up, a failure is retried on the schedule or given up.
+    async fn settle_sent(&self, sent: &[Sent]) -> crate::error::Result<()> {
         let mut forwarded = Vec::new();
-        for s in &sent {
+        for s in sent {
             match &s.outcome {
                 Outcome::Delivered(_) if s.row.event_type == queue::FORWARDED => {
                     forwarded.push(&s.row)
