@@ -225,6 +225,7 @@ impl Steps {
 struct Month {
     queue_case: String,
     followup_case: String,
+    extension: String,
 }
 
 async fn station_step(app: &TestApp, token: &str, case: &str, step: &str, body: Value) {
@@ -260,9 +261,33 @@ async fn prepare(app: &TestApp, w: &World) -> Month {
     app.post("/v1/complaints", &w.partner, yl).await.expect(201);
     // April: March's follow-ups are drawn.
     app.set_clock("2026-04-01T09:00:00+08:00").await;
+    // And a merchant's case in April whose merchant asks for more time.
+    let at_merchant = id(&app
+        .post("/v1/complaints", &w.partner, intake(&w.merchant_code))
+        .await
+        .expect(201));
+    app.get(&format!("/v1/inbox/{at_merchant}"), &w.merchant)
+        .await
+        .expect(200);
+    app.post(
+        &format!("/v1/inbox/{at_merchant}/acknowledge"),
+        &w.merchant,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    let extension = app
+        .post(
+            &format!("/v1/inbox/{at_merchant}/extension"),
+            &w.merchant,
+            json!({"working_days": 5, "reason": "需等待厂家检测报告"}),
+        )
+        .await
+        .expect(201);
     Month {
         queue_case,
         followup_case,
+        extension: id(&extension),
     }
 }
 
@@ -333,6 +358,27 @@ async fn a_station_member_works_a_month_in_the_console() {
         "the token is in sessionStorage only"
     );
     s.shot("queue", &[]).await;
+
+    // The merchant's extension request waits under the queue; approved there.
+    let approve = format!("#ext-approve-{}", month.extension);
+    s.find(&approve).await;
+    assert!(
+        s.text("#extension-list")
+            .await
+            .contains("需等待厂家检测报告")
+    );
+    s.click(&approve).await;
+    s.until("document.getElementById('extensions').hidden")
+        .await;
+    let decided = app.get("/v1/extensions", &w.dc_staff).await.expect(200);
+    let decided = decided["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == month.extension.as_str())
+        .cloned()
+        .expect("the extension");
+    assert_eq!(decided["status"], "approved");
 
     // Filter: the waiting ones (待认领) are the two not yet claimed.
     s.find("#filter-status")

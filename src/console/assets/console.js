@@ -245,7 +245,7 @@
       case "followups": show("followups"); loadFollowups(true); break;
       case "report": show("report"); loadReport(); break;
       case "login": location.hash = "#/queue"; break;
-      default: show("queue"); loadQueue(); break;
+      default: show("queue"); loadQueue(); loadExtensions(); break;
     }
   }
 
@@ -319,6 +319,43 @@
     }
   }
 
+  /** The handlers' undecided extension requests in the subtree, each with
+   *  approve and reject (SPEC §5: staff decide them). */
+  async function loadExtensions() {
+    try {
+      const page = await api("GET", "/v1/extensions?status=pending&limit=50");
+      $("extension-list").replaceChildren(...page.items.map(extensionRow));
+      $("extensions").hidden = page.items.length === 0;
+    } catch (err) {
+      if (err.status !== 401) notice(explain(err));
+    }
+  }
+
+  function extensionRow(ext) {
+    const note = el("input", { id: `ext-note-${ext.id}`, maxlength: "2000" });
+    const error = el("p", { class: "error", role: "alert", hidden: true });
+    const path = `/v1/extensions/${encodeURIComponent(ext.id)}`;
+    const decide = async (verb, done) => {
+      error.hidden = true;
+      try {
+        await api("POST", `${path}/${verb}`, { note: note.value.trim() || undefined });
+        notice(done);
+        loadExtensions();
+      } catch (err) {
+        if (err.status === 401) return;
+        error.textContent = explain(err);
+        error.hidden = false;
+      }
+    };
+    return el("div", { class: "followup", "data-id": ext.id },
+      el("div", {}, `处理单位申请延期 ${ext.working_days} 个工作日（${beijing(ext.requested_at)}）：${ext.reason} · 案件 ${ext.complaint_id}`),
+      el("div", { class: "filters" },
+        el("label", {}, "审批意见", note),
+        el("button", { type: "button", id: `ext-approve-${ext.id}`, onclick: () => decide("approve", "已批准延期。") }, "批准延期"),
+        el("button", { type: "button", class: "danger", id: `ext-reject-${ext.id}`, onclick: () => decide("reject", "已驳回延期。") }, "驳回延期")),
+      error);
+  }
+
   function claimant(item) {
     if (!item.assignee_id) return "—";
     return item.assignee_id === session.sub ? "我" : `其他工作人员（${item.assignee_id.slice(-6)}）`;
@@ -370,12 +407,11 @@
       $("deadlines").tBodies[0].replaceChildren();
     }
     try {
-      const [item, events, extensions] = await Promise.all([
+      const [item, events] = await Promise.all([
         api("GET", `/v1/queue/${encodeURIComponent(id)}`),
         all(`/v1/complaints/${encodeURIComponent(id)}/events`),
-        all("/v1/extensions?status=pending"),
       ]);
-      drawCase(item, events, extensions.filter((e) => e.complaint_id === item.id));
+      drawCase(item, events);
     } catch (err) {
       if (err.status !== 401) notice(explain(err));
     }
@@ -385,7 +421,7 @@
     return el("dl", { class: "facts" }, pairs.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
   }
 
-  function drawCase(item, events, extensions) {
+  function drawCase(item, events) {
     $("case-title").textContent = `案件 ${item.id}`;
     const outcome = item.outcome || {};
     $("case-summary").replaceChildren(
@@ -408,7 +444,7 @@
       ]));
     drawDeadlines(item.deadlines || {});
     drawEvents(events);
-    drawActions(item, events, extensions);
+    drawActions(item, events);
   }
 
   function drawDeadlines(deadlines) {
@@ -474,7 +510,7 @@
     }
   }
 
-  function drawActions(item, events, extensions) {
+  function drawActions(item, events) {
     const id = item.id;
     const base = `/v1/queue/${encodeURIComponent(id)}`;
     const mine = item.assignee_id === session.sub;
@@ -542,16 +578,6 @@
             step(id, `${base}/close`, body, "已结案。");
           },
         }, "结案")));
-    }
-    for (const ext of extensions) {
-      const note = el("input", { id: `ext-note-${ext.id}`, maxlength: "2000" });
-      const path = `/v1/extensions/${encodeURIComponent(ext.id)}`;
-      blocks.push(el("div", { class: "action" },
-        el("p", {}, `处理单位申请延期 ${ext.working_days} 个工作日（${beijing(ext.requested_at)}）：${ext.reason}`),
-        el("label", {}, "审批意见", note),
-        el("div", { class: "buttons" },
-          el("button", { type: "button", id: `ext-approve-${ext.id}`, onclick: () => step(id, `${path}/approve`, { note: note.value.trim() || undefined }, "已批准延期。") }, "批准延期"),
-          el("button", { type: "button", class: "danger", id: `ext-reject-${ext.id}`, onclick: () => step(id, `${path}/reject`, { note: note.value.trim() || undefined }, "已驳回延期。") }, "驳回延期"))));
     }
     $("actions").replaceChildren(...(blocks.length ? blocks
       : [el("p", { class: "empty", id: "no-actions" }, "当前没有需要您办理的事项。")]));

@@ -5,7 +5,7 @@ fn date(s: &str) -> NaiveDate {
     s.parse().expect("test date")
 }
 
-/// The contract's calendar data (`../shared/calendar.md`), copied into the
+/// The contract's calendar data (its `calendar.md`, beside SPEC.md), copied into the
 /// repository so a clone on its own tests against it. `.ci/run` warns when the
 /// copy and the contract differ (a new year's notice added there).
 const CALENDAR_MD: &str = include_str!("calendar.md");
